@@ -1,0 +1,130 @@
+// Package api assembles APIQ's HTTP API on gin: the route table with its
+// access policy, request validation against the OpenAPI document,
+// idempotency, observability and the handlers.
+package api
+
+import (
+	"errors"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/apiq/apiq/http/apierror"
+	"github.com/apiq/apiq/http/auth"
+	"github.com/apiq/apiq/http/health"
+	"github.com/apiq/apiq/http/idempotency"
+	"github.com/apiq/apiq/http/openapi"
+)
+
+// Config tunes the API.
+type Config struct {
+	// MaxBodyBytes limits request bodies (413 payload_too_large beyond).
+	MaxBodyBytes int64
+	// ReadYourWritesTimeout bounds a min_position wait (504 projection_timeout).
+	ReadYourWritesTimeout time.Duration
+	// ReadinessTimeout bounds each /readyz check.
+	ReadinessTimeout time.Duration
+	// IdempotencyWait bounds how long a duplicate request waits for the first.
+	IdempotencyWait time.Duration
+	// TrustedProxies may set X-Forwarded-For; none when empty.
+	TrustedProxies []string
+	ServiceName    string
+}
+
+// DefaultConfig returns the production defaults.
+func DefaultConfig() Config {
+	return Config{
+		MaxBodyBytes:          1 << 20,
+		ReadYourWritesTimeout: 5 * time.Second,
+		ReadinessTimeout:      2 * time.Second,
+		IdempotencyWait:       10 * time.Second,
+		ServiceName:           "apiq",
+	}
+}
+
+// Validate reports every problem of the configuration.
+func (c Config) Validate() error {
+	var errs []error
+	if c.MaxBodyBytes <= 0 {
+		errs = append(errs, errors.New("api: MaxBodyBytes must be positive"))
+	}
+	if c.ReadYourWritesTimeout <= 0 {
+		errs = append(errs, errors.New("api: ReadYourWritesTimeout must be positive"))
+	}
+	if c.ReadinessTimeout <= 0 {
+		errs = append(errs, errors.New("api: ReadinessTimeout must be positive"))
+	}
+	if c.IdempotencyWait < 0 {
+		errs = append(errs, errors.New("api: IdempotencyWait must not be negative"))
+	}
+	if c.ServiceName == "" {
+		errs = append(errs, errors.New("api: ServiceName is required"))
+	}
+	return errors.Join(errs...)
+}
+
+// Deps are the API's collaborators, wired by the composition root.
+type Deps struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// TracerProvider and Propagator drive the server spans.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
+	Document       *openapi.Document
+	Readiness      []health.Check
+	Authenticator  auth.Authenticator
+	Users          auth.Users
+	Denials        auth.DenialRecorder
+	Idempotency    *idempotency.Store
+	Sessions       Sessions
+	UserCommands   UserCommands
+	UserQueries    UserQueries
+	TokenCommands  TokenCommands
+	Positions      PositionWaiter
+	// ErrorRules map the domain's sentinel errors to statuses and codes.
+	ErrorRules []apierror.Rule
+}
+
+// Validate reports every missing dependency.
+func (d Deps) Validate() error {
+	var errs []error
+	for name, missing := range map[string]bool{
+		"Logger": d.Logger == nil, "Registry": d.Registry == nil, "TracerProvider": d.TracerProvider == nil,
+		"Propagator": d.Propagator == nil, "Document": d.Document == nil, "Authenticator": d.Authenticator == nil,
+		"Users": d.Users == nil, "Denials": d.Denials == nil, "Idempotency": d.Idempotency == nil,
+		"Sessions": d.Sessions == nil, "UserCommands": d.UserCommands == nil, "UserQueries": d.UserQueries == nil,
+		"TokenCommands": d.TokenCommands == nil, "Positions": d.Positions == nil,
+	} {
+		if missing {
+			errs = append(errs, errors.New("api: "+name+" is required"))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// server holds what the handlers need.
+type server struct {
+	cfg         Config
+	deps        Deps
+	errs        *apierror.Mapper
+	docsPage    []byte
+	metricsHTTP http.Handler
+}
+
+// New builds the HTTP handler of the API.
+func New(cfg Config, deps Deps) (*gin.Engine, error) {
+	if err := errors.Join(cfg.Validate(), deps.Validate()); err != nil {
+		return nil, err
+	}
+	page, err := deps.Document.ReferencePage()
+	if err != nil {
+		return nil, err
+	}
+	s := &server{cfg: cfg, deps: deps, errs: apierror.NewMapper(deps.ErrorRules...), docsPage: page}
+	return s.engine()
+}
