@@ -39,7 +39,8 @@ REVOKE UPDATE, DELETE, TRUNCATE ON events FROM PUBLIC;
 -- Returns the stream version and (transaction_id, global_position) of the last
 -- event. Re-appending ids already stored in this stream returns their result
 -- without writing. Errors: SQLSTATE 'AQ001' wrong expected version (DETAIL
--- holds the actual version), 'AQ002' invalid append.
+-- holds the actual version), 'AQ002' invalid append. Callers must run it
+-- READ COMMITTED (each statement inside sees commits made before it).
 CREATE FUNCTION append_events(
     p_stream     text,
     p_expected   bigint,
@@ -62,6 +63,13 @@ BEGIN
         RAISE EXCEPTION 'append to %: must be the first write of its transaction', p_stream
             USING ERRCODE = 'AQ002';
     END IF;
+    -- The version check below must see appends committed while this one
+    -- waited for the stream lock: only READ COMMITTED takes a fresh snapshot
+    -- per statement (under REPEATABLE READ it would collide on the unique key).
+    IF current_setting('transaction_isolation') NOT IN ('read committed', 'read uncommitted') THEN
+        RAISE EXCEPTION 'append to %: needs READ COMMITTED, not %', p_stream,
+            current_setting('transaction_isolation') USING ERRCODE = 'AQ002';
+    END IF;
     PERFORM pg_advisory_xact_lock(hashtextextended(p_stream, 0));
 
     SELECT count(*) INTO existing FROM events WHERE event_id = ANY (p_ids);
@@ -74,8 +82,8 @@ BEGIN
                 ORDER BY e.stream_version DESC LIMIT 1;
             RETURN;
         END IF;
-        RAISE EXCEPTION 'append to %: % of % event ids already stored elsewhere', p_stream, existing, n
-            USING ERRCODE = 'AQ002';
+        RAISE EXCEPTION 'append to %: % of % event ids already stored (partly, or in another stream)',
+            p_stream, existing, n USING ERRCODE = 'AQ002';
     END IF;
 
     SELECT max(stream_version) INTO current FROM events WHERE stream_id = p_stream;

@@ -28,8 +28,11 @@ const (
 
 // Store is the PostgreSQL event store. It implements eventstore.Store and eventstore.Feed.
 type Store struct {
-	pool *pgxpool.Pool
-	wake *waker
+	pool     *pgxpool.Pool
+	cfg      Config
+	wake     *waker
+	notify   *notifier
+	instance string // tags this store's NOTIFYs so its own Listen ignores them
 }
 
 var (
@@ -37,71 +40,123 @@ var (
 	_ eventstore.Feed  = (*Store)(nil)
 )
 
-// New returns a store on pool. The events table must have been migrated.
-func New(pool *pgxpool.Pool) (*Store, error) {
+// New returns a store on pool with the default Config. The events table must
+// have been migrated.
+func New(pool *pgxpool.Pool) (*Store, error) { return NewWithConfig(pool, Config{}) }
+
+// NewWithConfig returns a store on pool tuned by cfg (zero fields take their defaults).
+func NewWithConfig(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	if pool == nil {
 		return nil, errors.New("pgstore: nil pool")
 	}
-	return &Store{pool: pool, wake: &waker{readers: map[chan struct{}]struct{}{}}}, nil
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("pgstore config: %w", err)
+	}
+	return &Store{
+		pool:     pool,
+		cfg:      cfg,
+		wake:     &waker{readers: map[chan struct{}]struct{}{}},
+		notify:   newNotifier(),
+		instance: uuid.NewString(),
+	}, nil
+}
+
+// querier is what an append runs on: the pool (its own implicit
+// transaction) or a caller's transaction.
+type querier interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
 // Append implements eventstore.Store with one round trip: append_events runs
 // in the implicit transaction of a single statement, so it is always the
-// first write of its transaction.
+// first write of its transaction. Feed readers of this store are woken at
+// once, other processes through the debounced notifier (see RunNotifier).
 func (s *Store) Append(ctx context.Context, stream string, expected int64, events []eventstore.EventData) (eventstore.AppendResult, error) {
-	if stream == "" {
-		return eventstore.AppendResult{}, fmt.Errorf("append: empty stream id: %w", eventstore.ErrInvalidAppend)
+	res, err := appendOn(ctx, s.pool, stream, expected, events)
+	if err != nil {
+		return eventstore.AppendResult{}, err
 	}
-	if len(events) == 0 {
-		return eventstore.AppendResult{}, fmt.Errorf("append to %s: no events: %w", stream, eventstore.ErrInvalidAppend)
-	}
-	if expected < eventstore.Any {
-		return eventstore.AppendResult{}, fmt.Errorf("append to %s: expected version %d: %w", stream, expected, eventstore.ErrInvalidAppend)
-	}
-	tenant := events[0].Metadata.TenantID
-	ids := make([]uuid.UUID, len(events))
-	types := make([]string, len(events))
-	data := make([]json.RawMessage, len(events))
-	meta := make([][]byte, len(events))
-	for i, ev := range events {
-		if ev.ID == uuid.Nil || ev.Type == "" {
-			return eventstore.AppendResult{}, fmt.Errorf("append to %s: event %d lacks id or type: %w", stream, i, eventstore.ErrInvalidAppend)
-		}
-		if ev.Metadata.TenantID != tenant {
-			return eventstore.AppendResult{}, fmt.Errorf("append to %s: events of one append span tenants: %w", stream, eventstore.ErrInvalidAppend)
-		}
-		ids[i], types[i] = ev.ID, ev.Type
-		data[i] = ev.Data
-		if len(data[i]) == 0 {
-			data[i] = json.RawMessage("{}")
-		}
-		m := ev.Metadata
-		if m.OccurredAt.IsZero() {
-			m.OccurredAt = time.Now().UTC()
-		}
-		b, err := json.Marshal(m)
-		if err != nil {
-			return eventstore.AppendResult{}, fmt.Errorf("append to %s: encode metadata: %w", stream, err)
-		}
-		meta[i] = b
-	}
+	s.announce()
+	return res, nil
+}
 
+// AppendTx appends within the caller's transaction, which must not have
+// written anything yet (ErrInvalidAppend otherwise) and must be READ
+// COMMITTED. The events become readable when tx commits; until then they
+// hold the whole feed back, so commit promptly and call Signal afterwards.
+func (s *Store) AppendTx(ctx context.Context, tx pgx.Tx, stream string, expected int64, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	return appendOn(ctx, tx, stream, expected, events)
+}
+
+func appendOn(ctx context.Context, q querier, stream string, expected int64, events []eventstore.EventData) (eventstore.AppendResult, error) {
+	args, err := encodeAppend(stream, expected, events)
+	if err != nil {
+		return eventstore.AppendResult{}, err
+	}
 	var (
 		res  eventstore.AppendResult
 		txid uint64
 		pos  int64
 	)
-	err := s.pool.QueryRow(ctx,
+	err = q.QueryRow(ctx,
 		`SELECT last_version, last_txid::text::bigint, last_position
 		   FROM append_events($1, $2, $3, $4, $5, $6::jsonb[], $7::jsonb[])`,
-		stream, expected, ids, types, tenant, rawStrings(data), byteStrings(meta),
+		args...,
 	).Scan(&res.NextExpectedVersion, &txid, &pos)
 	if err != nil {
 		return eventstore.AppendResult{}, mapAppendError(stream, expected, err)
 	}
 	res.Position = eventstore.Position{Commit: txid, Prepare: uint64(pos)}
-	s.wake.signal()
 	return res, nil
+}
+
+// encodeAppend checks an append and returns append_events' arguments.
+func encodeAppend(stream string, expected int64, events []eventstore.EventData) ([]any, error) {
+	if stream == "" {
+		return nil, fmt.Errorf("append: empty stream id: %w", eventstore.ErrInvalidAppend)
+	}
+	if len(events) == 0 {
+		return nil, fmt.Errorf("append to %s: no events: %w", stream, eventstore.ErrInvalidAppend)
+	}
+	if expected < eventstore.Any {
+		return nil, fmt.Errorf("append to %s: expected version %d: %w", stream, expected, eventstore.ErrInvalidAppend)
+	}
+	tenant := events[0].Metadata.TenantID
+	ids := make([]uuid.UUID, len(events))
+	types := make([]string, len(events))
+	data := make([]string, len(events))
+	meta := make([]string, len(events))
+	seen := make(map[uuid.UUID]struct{}, len(events))
+	now := time.Now()
+	for i, ev := range events {
+		if ev.ID == uuid.Nil || ev.Type == "" {
+			return nil, fmt.Errorf("append to %s: event %d lacks id or type: %w", stream, i, eventstore.ErrInvalidAppend)
+		}
+		if _, dup := seen[ev.ID]; dup {
+			return nil, fmt.Errorf("append to %s: event id %s twice: %w", stream, ev.ID, eventstore.ErrInvalidAppend)
+		}
+		seen[ev.ID] = struct{}{}
+		if ev.Metadata.TenantID != tenant {
+			return nil, fmt.Errorf("append to %s: events of one append span tenants: %w", stream, eventstore.ErrInvalidAppend)
+		}
+		ids[i], types[i] = ev.ID, ev.Type
+		data[i] = string(ev.Data)
+		if len(ev.Data) == 0 {
+			data[i] = "{}"
+		}
+		m := ev.Metadata
+		if m.OccurredAt.IsZero() {
+			m.OccurredAt = now
+		}
+		m.OccurredAt = eventstore.NormalizeTime(m.OccurredAt)
+		b, err := json.Marshal(m)
+		if err != nil {
+			return nil, fmt.Errorf("append to %s: encode metadata: %w", stream, err)
+		}
+		meta[i] = string(b)
+	}
+	return []any{stream, expected, ids, types, tenant, data, meta}, nil
 }
 
 func mapAppendError(stream string, expected int64, err error) error {
@@ -199,7 +254,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 }
 
 // Wake implements eventstore.Feed: it fires after every append made through
-// this store. Appends by other processes arrive through Listen.
+// this store, and for appends of other processes while Listen runs.
 func (s *Store) Wake(ctx context.Context) <-chan struct{} { return s.wake.register(ctx) }
 
 // Signal wakes every feed reader of this store, e.g. when another process
@@ -223,6 +278,7 @@ func scanEvents(rows pgx.Rows) ([]eventstore.RecordedEvent, error) {
 			return nil, err
 		}
 		ev.Position = eventstore.Position{Commit: uint64(txid), Prepare: uint64(pos)}
+		ev.RecordedAt = eventstore.NormalizeTime(ev.RecordedAt)
 		ev.Data = json.RawMessage(data)
 		if err := json.Unmarshal(meta, &ev.Metadata); err != nil {
 			return nil, fmt.Errorf("decode metadata of %s: %w", ev.ID, err)
@@ -230,20 +286,4 @@ func scanEvents(rows pgx.Rows) ([]eventstore.RecordedEvent, error) {
 		out = append(out, ev)
 	}
 	return out, rows.Err()
-}
-
-func rawStrings(in []json.RawMessage) []string {
-	out := make([]string, len(in))
-	for i, b := range in {
-		out[i] = string(b)
-	}
-	return out
-}
-
-func byteStrings(in [][]byte) []string {
-	out := make([]string, len(in))
-	for i, b := range in {
-		out[i] = string(b)
-	}
-	return out
 }
