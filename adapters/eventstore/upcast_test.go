@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -141,9 +142,12 @@ func TestUpcastingReadersSeeStoredOldEventsUpgraded(t *testing.T) {
 	fromStream, err := store.ReadStream(ctx, "user-1", 0, 0)
 	require.NoError(t, err)
 	require.Len(t, fromStream, 1)
-	fromFeed, err := feed.ReadAll(ctx, eventstore.Position{}, 10)
-	require.NoError(t, err)
-	require.Len(t, fromFeed, 2)
+	// The feed shows both once no older transaction of the cluster is in flight.
+	var fromFeed []eventstore.RecordedEvent
+	require.Eventually(t, func() bool {
+		fromFeed, err = feed.ReadAll(ctx, eventstore.Position{}, 10)
+		return err == nil && len(fromFeed) == 2
+	}, 10*time.Second, 20*time.Millisecond)
 
 	for name, ev := range map[string]eventstore.RecordedEvent{"ReadStream": fromStream[0], "ReadAll": fromFeed[0]} {
 		assert.JSONEq(t, `{"first":"Ada","last":"Lovelace","locale":"en"}`, string(ev.Data), name)
