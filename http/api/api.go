@@ -125,6 +125,10 @@ func New(cfg Config, deps Deps) (*gin.Engine, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &server{cfg: cfg, deps: deps, errs: apierror.NewMapper(deps.ErrorRules...), docsPage: page}
+	rules := append(append([]apierror.Rule{}, deps.ErrorRules...), apierror.Rule{
+		Target: auth.ErrInvalidCredentials, Status: http.StatusUnauthorized, Code: apierror.CodeUnauthorized,
+		Message: "invalid credentials",
+	})
+	s := &server{cfg: cfg, deps: deps, errs: apierror.NewMapper(rules...), docsPage: page}
 	return s.engine()
 }
