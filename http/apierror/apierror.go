@@ -12,6 +12,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/apiq/apiq/adapters/eventstore"
+	"github.com/apiq/apiq/domain"
 )
 
 // Code is a stable, machine-readable error code clients may switch on.
@@ -121,6 +122,10 @@ func (m *Mapper) Map(err error) *Error {
 	if errors.As(err, &apiErr) {
 		return apiErr
 	}
+	var domainErr *domain.Error
+	if errors.As(err, &domainErr) {
+		return fromDomain(domainErr, err)
+	}
 	for _, r := range m.rules {
 		if errors.Is(err, r.Target) {
 			msg := r.Message
@@ -132,6 +137,38 @@ func (m *Mapper) Map(err error) *Error {
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal,
 		Message: "internal error", Err: err}
+}
+
+// domainKinds maps the domain's error kinds onto statuses and codes.
+var domainKinds = []struct {
+	kind   error
+	status int
+	code   Code
+}{
+	{domain.ErrInvalid, http.StatusBadRequest, CodeValidationFailed},
+	{domain.ErrNotFound, http.StatusNotFound, CodeNotFound},
+	{domain.ErrConflict, http.StatusConflict, CodeConflict},
+	{domain.ErrForbidden, http.StatusForbidden, CodeForbidden},
+	{domain.ErrUnauthenticated, http.StatusUnauthorized, CodeUnauthorized},
+}
+
+// DomainDetails are the details of an error the domain decided: its own
+// stable reason code and, for invalid input, the field.
+type DomainDetails struct {
+	Reason string `json:"reason"`
+	Field  string `json:"field,omitempty"`
+}
+
+// fromDomain keeps the domain's message (free of personal data by contract)
+// and reason code, under the API's generic code for its kind.
+func fromDomain(de *domain.Error, err error) *Error {
+	for _, k := range domainKinds {
+		if errors.Is(de.Kind, k.kind) {
+			return &Error{Status: k.status, Code: k.code, Message: de.Message,
+				Details: DomainDetails{Reason: de.Code, Field: de.Field}, Err: err}
+		}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeInternal, Message: "internal error", Err: err}
 }
 
 // Abort writes err's body with its status and stops the handler chain. The

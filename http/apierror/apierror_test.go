@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 
 	"github.com/apiq/apiq/adapters/eventstore"
+	"github.com/apiq/apiq/domain"
 )
 
 func TestMapperMapsErrors(t *testing.T) {
@@ -27,6 +28,10 @@ func TestMapperMapsErrors(t *testing.T) {
 		{"version conflict", &eventstore.WrongExpectedVersionError{Stream: "s", Expected: 1, Actual: 2}, http.StatusConflict, CodeConflict},
 		{"missing stream", eventstore.ErrStreamNotFound, http.StatusNotFound, CodeNotFound},
 		{"timeout", context.DeadlineExceeded, http.StatusServiceUnavailable, CodeUnavailable},
+		{"domain invalid", domain.Invalid("email", "email_invalid", "not an email"), http.StatusBadRequest, CodeValidationFailed},
+		{"domain conflict", fmt.Errorf("create: %w", domain.NewError(domain.ErrConflict, "email_taken", "taken")), http.StatusConflict, CodeConflict},
+		{"domain not found", domain.NewError(domain.ErrNotFound, "user_not_found", "no such user"), http.StatusNotFound, CodeNotFound},
+		{"domain unauthenticated", domain.NewError(domain.ErrUnauthenticated, "bad_password", "invalid credentials"), http.StatusUnauthorized, CodeUnauthorized},
 		{"anything else", errors.New("disk on fire"), http.StatusInternalServerError, CodeInternal},
 	}
 	for _, tt := range tests {
@@ -34,6 +39,7 @@ func TestMapperMapsErrors(t *testing.T) {
 		assert.Equal(t, tt.status, got.Status, tt.name)
 		assert.Equal(t, tt.code, got.Code, tt.name)
 	}
+	assert.Equal(t, DomainDetails{Reason: "email_invalid", Field: "email"}, m.Map(domain.Invalid("email", "email_invalid", "not an email")).Details)
 	assert.Equal(t, "internal error", m.Map(errors.New("disk on fire")).Message, "internals are not shown")
 	assert.Equal(t, "create user: email taken", m.Map(fmt.Errorf("create user: %w", errDomain)).Message)
 }
