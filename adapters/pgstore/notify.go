@@ -40,7 +40,7 @@ func (n *notifier) mark() {
 // announce wakes this process's feed readers and asks the notifier to tell
 // the others.
 func (s *Store) announce() {
-	s.wake.signal()
+	s.wake.Signal()
 	s.notify.mark()
 }
 

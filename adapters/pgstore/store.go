@@ -30,7 +30,7 @@ const (
 type Store struct {
 	pool     *pgxpool.Pool
 	cfg      Config
-	wake     *waker
+	wake     *eventstore.Waker
 	notify   *notifier
 	instance string // tags this store's NOTIFYs so its own Listen ignores them
 }
@@ -56,7 +56,7 @@ func NewWithConfig(pool *pgxpool.Pool, cfg Config) (*Store, error) {
 	return &Store{
 		pool:     pool,
 		cfg:      cfg,
-		wake:     &waker{readers: map[chan struct{}]struct{}{}},
+		wake:     &eventstore.Waker{},
 		notify:   newNotifier(),
 		instance: uuid.NewString(),
 	}, nil
@@ -113,50 +113,27 @@ func appendOn(ctx context.Context, q querier, stream string, expected int64, eve
 
 // encodeAppend checks an append and returns append_events' arguments.
 func encodeAppend(stream string, expected int64, events []eventstore.EventData) ([]any, error) {
-	if stream == "" {
-		return nil, fmt.Errorf("append: empty stream id: %w", eventstore.ErrInvalidAppend)
+	if err := eventstore.ValidateAppend(stream, expected, events); err != nil {
+		return nil, err
 	}
-	if len(events) == 0 {
-		return nil, fmt.Errorf("append to %s: no events: %w", stream, eventstore.ErrInvalidAppend)
-	}
-	if expected < eventstore.Any {
-		return nil, fmt.Errorf("append to %s: expected version %d: %w", stream, expected, eventstore.ErrInvalidAppend)
-	}
-	tenant := events[0].Metadata.TenantID
 	ids := make([]uuid.UUID, len(events))
 	types := make([]string, len(events))
 	data := make([]string, len(events))
 	meta := make([]string, len(events))
-	seen := make(map[uuid.UUID]struct{}, len(events))
 	now := time.Now()
 	for i, ev := range events {
-		if ev.ID == uuid.Nil || ev.Type == "" {
-			return nil, fmt.Errorf("append to %s: event %d lacks id or type: %w", stream, i, eventstore.ErrInvalidAppend)
-		}
-		if _, dup := seen[ev.ID]; dup {
-			return nil, fmt.Errorf("append to %s: event id %s twice: %w", stream, ev.ID, eventstore.ErrInvalidAppend)
-		}
-		seen[ev.ID] = struct{}{}
-		if ev.Metadata.TenantID != tenant {
-			return nil, fmt.Errorf("append to %s: events of one append span tenants: %w", stream, eventstore.ErrInvalidAppend)
-		}
 		ids[i], types[i] = ev.ID, ev.Type
 		data[i] = string(ev.Data)
 		if len(ev.Data) == 0 {
 			data[i] = "{}"
 		}
-		m := ev.Metadata
-		if m.OccurredAt.IsZero() {
-			m.OccurredAt = now
-		}
-		m.OccurredAt = eventstore.NormalizeTime(m.OccurredAt)
-		b, err := json.Marshal(m)
+		b, err := json.Marshal(eventstore.StampMetadata(ev.Metadata, now))
 		if err != nil {
 			return nil, fmt.Errorf("append to %s: encode metadata: %w", stream, err)
 		}
 		meta[i] = string(b)
 	}
-	return []any{stream, expected, ids, types, tenant, data, meta}, nil
+	return []any{stream, expected, ids, types, events[0].Metadata.TenantID, data, meta}, nil
 }
 
 func mapAppendError(stream string, expected int64, err error) error {
@@ -255,11 +232,11 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 
 // Wake implements eventstore.Feed: it fires after every append made through
 // this store, and for appends of other processes while Listen runs.
-func (s *Store) Wake(ctx context.Context) <-chan struct{} { return s.wake.register(ctx) }
+func (s *Store) Wake(ctx context.Context) <-chan struct{} { return s.wake.Register(ctx) }
 
 // Signal wakes every feed reader of this store, e.g. when another process
 // announced an append or a transaction that held the feed back committed.
-func (s *Store) Signal() { s.wake.signal() }
+func (s *Store) Signal() { s.wake.Signal() }
 
 const columns = `event_id, stream_id, stream_version, transaction_id::text::bigint, global_position,
 	event_type, data, metadata, recorded_at`
