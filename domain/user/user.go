@@ -292,3 +292,9 @@ func withToken(tokens map[string]Token, id string, t Token) map[string]Token {
 	out[id] = t
 	return out
 }
+
+// LoginCandidate is a user that may own an email, as the read side finds it.
+type LoginCandidate struct {
+	TenantID string
+	UserID   string
+}
