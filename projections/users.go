@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/apiq/apiq/adapters/eventstore"
 	"github.com/apiq/apiq/adapters/vault"
@@ -144,4 +145,13 @@ func (p *UsersProjector) decrypt(ctx context.Context, tenantID, userID, field, c
 		return "", false, fmt.Errorf("users: decrypt %s of %s: %w", field, userID, err)
 	}
 	return plain, false, nil
+}
+
+// eventTime is when an event's change happened: the envelope's occurred_at,
+// or the store's recording time for events without one.
+func eventTime(ev eventstore.RecordedEvent) time.Time {
+	if !ev.Metadata.OccurredAt.IsZero() {
+		return ev.Metadata.OccurredAt
+	}
+	return ev.RecordedAt
 }
