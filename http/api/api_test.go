@@ -201,6 +201,25 @@ func TestLoginAndCommands(t *testing.T) {
 	assert.NotEmpty(t, meta.CorrelationID)
 }
 
+func TestListUsersPages(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil)
+	rec := h.do("GET", "/v1/users?limit=2", "", asAdmin...)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	first := decodeJSON(t, rec)
+	assert.Len(t, first["users"], 2)
+	require.NotEmpty(t, first["next"])
+
+	rec = h.do("GET", "/v1/users?limit=2&after="+first["next"].(string), "", asAdmin...)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	second := decodeJSON(t, rec)
+	assert.Len(t, second["users"], 1)
+	assert.NotContains(t, second, "next", "the last page has no cursor")
+
+	rec = h.do("GET", "/v1/users?limit=500", "", asAdmin...)
+	require.Equal(t, http.StatusBadRequest, rec.Code, "limit is bounded: %s", rec.Body.String())
+}
+
 func TestMinPosition(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, func(cfg *Config, _ *Deps) { cfg.ReadYourWritesTimeout = 300 * time.Millisecond })

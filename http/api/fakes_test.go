@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -123,7 +124,7 @@ func (f *fakeIdentity) GetUser(_ context.Context, tenantID, id string) (User, er
 	return u, nil
 }
 
-func (f *fakeIdentity) ListUsers(_ context.Context, tenantID string) ([]User, error) {
+func (f *fakeIdentity) ListUsers(_ context.Context, tenantID string, page Page) ([]User, string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var out []User
@@ -132,7 +133,14 @@ func (f *fakeIdentity) ListUsers(_ context.Context, tenantID string) ([]User, er
 			out = append(out, u)
 		}
 	}
-	return out, nil
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	for len(out) > 0 && page.After != "" && out[0].ID <= page.After {
+		out = out[1:]
+	}
+	if page.Limit > 0 && len(out) > page.Limit {
+		return out[:page.Limit], out[page.Limit-1].ID, nil
+	}
+	return out, "", nil
 }
 
 func (f *fakeIdentity) IssueToken(_ context.Context, _ eventstore.Metadata, in NewToken) (IssuedToken, error) {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -49,7 +50,8 @@ func (s *server) listUsers(c *gin.Context) {
 		return
 	}
 	p, _ := auth.PrincipalFrom(c)
-	users, err := s.deps.UserQueries.ListUsers(c.Request.Context(), p.TenantID)
+	limit, _ := strconv.Atoi(c.Query("limit")) // validated against the document
+	users, next, err := s.deps.UserQueries.ListUsers(c.Request.Context(), p.TenantID, Page{Limit: limit, After: c.Query("after")})
 	if err != nil {
 		s.fail(c, err)
 		return
@@ -57,7 +59,11 @@ func (s *server) listUsers(c *gin.Context) {
 	if users == nil {
 		users = []User{}
 	}
-	c.JSON(http.StatusOK, gin.H{"users": users})
+	body := gin.H{"users": users}
+	if next != "" {
+		body["next"] = next
+	}
+	c.JSON(http.StatusOK, body)
 }
 
 func (s *server) getUser(c *gin.Context) {

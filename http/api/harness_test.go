@@ -145,7 +145,9 @@ func (h *harness) serve(req *http.Request) *httptest.ResponseRecorder {
 // panickingQueries panics on ListUsers.
 type panickingQueries struct{ UserQueries }
 
-func (panickingQueries) ListUsers(context.Context, string) ([]User, error) { panic(errTestBoom) }
+func (panickingQueries) ListUsers(context.Context, string, Page) ([]User, string, error) {
+	panic(errTestBoom)
+}
 
 // asAdmin and asUser are the bearer headers of the fake's users.
 var (

@@ -55,7 +55,16 @@ type UserChanges struct {
 // user of another tenant is not found.
 type UserQueries interface {
 	GetUser(ctx context.Context, tenantID, id string) (User, error)
-	ListUsers(ctx context.Context, tenantID string) ([]User, error)
+	// ListUsers returns a page of users and the cursor of the next page
+	// ("" on the last).
+	ListUsers(ctx context.Context, tenantID string, page Page) (users []User, next string, err error)
+}
+
+// Page selects a page of a list: up to Limit items (0: the default) after
+// the cursor After ("" for the first page).
+type Page struct {
+	Limit int
+	After string
 }
 
 // User is a user as the API shows it.
