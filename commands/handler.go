@@ -2,8 +2,11 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/apiq/apiq/domain"
 )
 
 // Handler handles one command type C and returns its result R.
@@ -39,7 +42,11 @@ func (o observed[C, R]) Handle(ctx context.Context, meta Meta, cmd C) (R, error)
 	}
 	level := slog.LevelInfo
 	if err != nil {
-		level = slog.LevelWarn
+		// A refusal by the rules is business as usual; anything else is not.
+		var refused *domain.Error
+		if !errors.As(err, &refused) {
+			level = slog.LevelError
+		}
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	o.logger.LogAttrs(ctx, level, "command handled", attrs...)

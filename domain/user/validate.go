@@ -38,7 +38,7 @@ func ValidateEmail(email string) (string, error) {
 	email = strings.TrimSpace(email)
 	addr, err := mail.ParseAddress(email)
 	if err != nil || addr.Address != email || len(email) > 254 || !strings.Contains(email, "@") {
-		return "", domain.Invalid("email", "invalid_email", "email must be a plain address such as ada@example.com")
+		return "", domain.Invalid("email", "invalid_email", "email must be a plain address such as name@example.com")
 	}
 	return email, nil
 }
