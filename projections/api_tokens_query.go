@@ -36,7 +36,9 @@ const apiTokenColumns = `id, tenant_id, user_id, name, created_at, expires_at, r
 func scanAPIToken(row pgx.Row, extra ...any) (APITokenView, error) {
 	var t APITokenView
 	dest := append([]any{&t.ID, &t.TenantID, &t.UserID, &t.Name, &t.CreatedAt, &t.ExpiresAt, &t.RevokedAt}, extra...)
-	return t, row.Scan(dest...)
+	err := row.Scan(dest...)
+	t.CreatedAt, t.ExpiresAt, t.RevokedAt = t.CreatedAt.UTC(), utcPtr(t.ExpiresAt), utcPtr(t.RevokedAt)
+	return t, err
 }
 
 // GetAPIToken returns a token of the tenant, or user.ErrTokenNotFound.

@@ -30,5 +30,6 @@ func GetTenant(ctx context.Context, db QueryDB, tenantID string) (TenantView, er
 	if err != nil {
 		return TenantView{}, fmt.Errorf("get tenant %s: %w", tenantID, err)
 	}
+	t.CreatedAt = t.CreatedAt.UTC()
 	return t, nil
 }

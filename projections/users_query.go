@@ -68,7 +68,17 @@ func scanUser(row pgx.Row) (UserView, error) {
 	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Forgotten, &role, &u.Disabled,
 		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.Version)
 	u.Role = user.Role(role)
+	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), utcPtr(u.LastLoginAt)
 	return u, err
+}
+
+// utcPtr returns t in UTC (nil stays nil), so views compare and print alike.
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // GetUser returns a live (not deleted) user of the tenant, or user.ErrNotFound.
