@@ -26,7 +26,10 @@ type CreateTenant struct {
 type CreateTenantResult struct {
 	TenantID    string
 	AdminUserID string
-	Position    eventstore.Position
+	// Created is false when an earlier attempt of the same request had
+	// already created the admin: its password is the one given then.
+	Created  bool
+	Position eventstore.Position
 }
 
 // CreateTenantHandler handles CreateTenant.
@@ -82,12 +85,12 @@ func (h createTenantHandler) Handle(ctx context.Context, meta Meta, cmd CreateTe
 		return CreateTenantResult{}, err
 	}
 	adminID := meta.derivedID("user")
-	pos, err := createUser(ctx, h.d, meta.atStep("admin"), adminID, spec, true)
+	pos, replayed, err := createUser(ctx, h.d, meta.atStep("admin"), adminID, spec, true)
 	if err != nil {
 		return CreateTenantResult{}, err
 	}
 	return CreateTenantResult{
-		TenantID: tenantID, AdminUserID: adminID,
+		TenantID: tenantID, AdminUserID: adminID, Created: !replayed,
 		Position: later(later(slug.Position, created.Position), pos),
 	}, nil
 }

@@ -50,7 +50,10 @@ func TestCreateTenantWithAdmin(t *testing.T) {
 	assert.Equal(t, []string{"reservation.reserved"}, types(e.stream(t, tenant.SlugReservationStream("acme"))))
 
 	before := e.eventCount(t)
+	assert.True(t, res.Created)
 	again := e.tenantWithAdmin(t, "acme")
+	assert.False(t, again.Created, "the retry says the tenant existed")
+	again.Created = true
 	assert.Equal(t, res, again, "a retried request returns the same result")
 	assert.Equal(t, before, e.eventCount(t), "a retried request appends nothing new")
 

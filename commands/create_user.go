@@ -60,7 +60,7 @@ func (h createUserHandler) Handle(ctx context.Context, meta Meta, cmd CreateUser
 		return CreateUserResult{}, tenant.ErrNotFound
 	}
 	userID := meta.derivedID("user")
-	pos, err := createUser(ctx, h.d, meta, userID, spec, false)
+	pos, _, err := createUser(ctx, h.d, meta, userID, spec, false)
 	if err != nil {
 		return CreateUserResult{}, err
 	}
@@ -94,32 +94,34 @@ func newUserSpec(email, name, password string, role user.Role) (userSpec, error)
 // retry of the same request completes it: reserve the email, record the
 // user (personal data encrypted under the user's own key), then put an
 // ADMIN on the tenant's roster (bootstrap marks the tenant's first admin).
-func createUser(ctx context.Context, d Deps, meta Meta, userID string, spec userSpec, bootstrap bool) (eventstore.Position, error) {
+// replayed reports that an earlier attempt of the request had recorded the
+// user (with the password given then).
+func createUser(ctx context.Context, d Deps, meta Meta, userID string, spec userSpec, bootstrap bool) (pos eventstore.Position, replayed bool, err error) {
 	index := d.Vault.BlindIndex(meta.TenantID, user.NormalizeEmail(spec.email))
 	res, err := change(ctx, d, meta, user.EmailReservationStream(index), reservationAggregate(),
 		func(s reservation.State) ([]domain.Event, error) {
 			return reservation.Decide(s, reservation.Reserve{Owner: userID})
 		})
 	if errors.Is(err, reservation.ErrTaken) {
-		return eventstore.Position{}, user.ErrEmailTaken
+		return eventstore.Position{}, false, user.ErrEmailTaken
 	}
 	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("reserve email: %w", err)
+		return eventstore.Position{}, false, fmt.Errorf("reserve email: %w", err)
 	}
-	pos := res.Position
+	pos = res.Position
 
 	hash, err := d.Passwords.Hash(spec.password)
 	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("hash password: %w", err)
+		return eventstore.Position{}, false, fmt.Errorf("hash password: %w", err)
 	}
 	owner := user.KeyOwner(userID)
 	encEmail, err := d.Vault.EncryptString(ctx, vault.Scope{Tenant: meta.TenantID, Owner: owner, Field: "email"}, spec.email)
 	if err != nil {
-		return eventstore.Position{}, err
+		return eventstore.Position{}, false, err
 	}
 	encName, err := d.Vault.EncryptString(ctx, vault.Scope{Tenant: meta.TenantID, Owner: owner, Field: "name"}, spec.name)
 	if err != nil {
-		return eventstore.Position{}, err
+		return eventstore.Position{}, false, err
 	}
 	created, err := change(ctx, d, meta, user.Stream(userID), userAggregate(), func(s user.State) ([]domain.Event, error) {
 		return user.Decide(s, user.Create{
@@ -128,12 +130,12 @@ func createUser(ctx context.Context, d Deps, meta Meta, userID string, spec user
 		})
 	})
 	if err != nil {
-		return eventstore.Position{}, err
+		return eventstore.Position{}, false, err
 	}
 	pos = later(pos, created.Position)
 
 	if !created.State.ActiveAdmin() {
-		return pos, nil
+		return pos, created.Replayed, nil
 	}
 	var cmd tenant.Command = tenant.GrantAdmin{UserID: userID}
 	if bootstrap {
@@ -143,7 +145,7 @@ func createUser(ctx context.Context, d Deps, meta Meta, userID string, spec user
 		return tenant.Decide(s, cmd)
 	})
 	if err != nil {
-		return eventstore.Position{}, fmt.Errorf("add admin to roster: %w", err)
+		return eventstore.Position{}, false, fmt.Errorf("add admin to roster: %w", err)
 	}
-	return later(pos, roster.Position), nil
+	return later(pos, roster.Position), created.Replayed, nil
 }
