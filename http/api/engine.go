@@ -19,8 +19,8 @@ import (
 
 // engine assembles the middleware chain and the route table:
 // request id → recovery → trace → metrics → access log → body limit, then
-// per route: authentication/authorisation → validation → idempotency (POST)
-// → handler.
+// per route: min_position wait → authentication/authorisation → validation
+// → idempotency (POST) → handler.
 func (s *server) engine() (*gin.Engine, error) {
 	metrics, err := telemetry.NewMetrics(s.deps.Registry)
 	if err != nil {
@@ -62,7 +62,13 @@ func (s *server) engine() (*gin.Engine, error) {
 	e.NoMethod(func(c *gin.Context) { apierror.Abort(c, apierror.ErrMethodNotAllowed) })
 
 	for _, r := range s.routes() {
-		chain := []gin.HandlerFunc{guard.Require(r.access, telemetry.RequestIDFrom), validator.Middleware()}
+		var chain []gin.HandlerFunc
+		if !r.access.Public {
+			// Read-your-writes covers the credentials too (a token just
+			// issued or revoked), so the wait comes before authentication.
+			chain = append(chain, s.awaitMinPosition)
+		}
+		chain = append(chain, guard.Require(r.access, telemetry.RequestIDFrom), validator.Middleware())
 		if r.method == http.MethodPost && !r.access.Public {
 			chain = append(chain, idem)
 		}

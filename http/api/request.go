@@ -78,30 +78,30 @@ func (s *server) fail(c *gin.Context, err error) {
 }
 
 // awaitMinPosition waits, when the query names min_position, until the
-// read models include it; it answers 504 projection_timeout after the
-// bound and reports whether the handler may go on.
-func (s *server) awaitMinPosition(c *gin.Context) bool {
+// read models include it, answering 504 projection_timeout after the bound.
+func (s *server) awaitMinPosition(c *gin.Context) {
 	raw := c.Query("min_position")
 	if raw == "" {
-		return true
+		c.Next()
+		return
 	}
 	pos, err := eventstore.ParsePosition(raw)
 	if err != nil {
-		apierror.Abort(c, apierror.New(http.StatusBadRequest, apierror.CodeValidationFailed, "min_position is not a position").
-			WithDetails([]map[string]string{{"in": "query", "field": "min_position", "message": err.Error()}}))
-		return false
+		apierror.Abort(c, apierror.New(http.StatusBadRequest, apierror.CodeValidationFailed, "the request does not match the API description").
+			WithDetails([]map[string]string{{"in": "query", "field": "min_position", "message": "not a position token"}}))
+		return
 	}
 	ctx, cancel := context.WithTimeout(c.Request.Context(), s.cfg.ReadYourWritesTimeout)
 	defer cancel()
 	if err := s.deps.Positions.WaitForPosition(ctx, pos); err != nil {
 		if ctx.Err() != nil && c.Request.Context().Err() == nil {
 			apierror.Abort(c, apierror.ErrProjectionWait.Wrap(fmt.Errorf("wait for %s: %w", raw, err)))
-			return false
+			return
 		}
 		s.fail(c, fmt.Errorf("wait for %s: %w", raw, err))
-		return false
+		return
 	}
-	return true
+	c.Next()
 }
 
 // commandResult is the body of command responses without other content.
