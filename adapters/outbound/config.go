@@ -232,10 +232,10 @@ func parseAllowEntry(entry string) (netip.Prefix, error) {
 		if err != nil {
 			return netip.Prefix{}, err
 		}
+		if addr.Zone() != "" {
+			return netip.Prefix{}, errors.New("zones are not allowed")
+		}
 		p = netip.PrefixFrom(addr, addr.BitLen())
-	}
-	if p.Addr().Zone() != "" {
-		return netip.Prefix{}, errors.New("zones are not allowed")
 	}
 	if p.Addr().Is4In6() && p.Bits() >= 96 {
 		p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
