@@ -87,7 +87,7 @@ func (c *Client) Close() { c.transport.CloseIdleConnections() }
 func (c *Client) Forget(key string) { c.guards.forget(key) }
 
 // BreakerState reports key's circuit breaker state.
-func (c *Client) BreakerState(key string) BreakerState { return c.guards.get(key).state() }
+func (c *Client) BreakerState(key string) BreakerState { return c.guards.state(key) }
 
 // call is a Request checked and made ready to send any number of times.
 type call struct {
@@ -157,6 +157,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Result, error) {
 		return result, nil
 	case context.Cause(ctx) == errCallTimeout && !errors.Is(err, ErrTimeout):
 		return result, fmt.Errorf("%s %s: %w after %s: %w", cl.method, cl.target, ErrTimeout, c.cfg.Timeout, err)
+	case err == context.Cause(ctx):
+		// The caller gave up while a retry was waiting.
+		return result, fmt.Errorf("%s %s after %d attempts: %w", cl.method, cl.target, len(result.Attempts), err)
 	default:
 		return result, err
 	}
@@ -297,16 +300,18 @@ func (c *Client) attempt(ctx context.Context, cl *call, result *Result) error {
 	c.metrics.attemptDone(cl.method, fmt.Sprintf("%dxx", status/100), took)
 	c.logAttempt(ctx, cl, n, status, took, nil)
 
-	if retryableStatus(status, c.cfg.Retry.RetryInternalServerError) && cl.retryable {
-		rs := &retryStatusError{status: status}
-		if wait, ok := parseRetryAfter(result.Header.Get("Retry-After"), time.Now()); ok {
-			if wait > c.cfg.Retry.MaxRetryAfter {
-				result.RetryAfter = wait
-				return backoff.Permanent(errGaveUp)
-			}
-			rs.retryAfter = &backoff.RetryAfterError{Duration: wait}
+	if retryableStatus(status, c.cfg.Retry.RetryInternalServerError) {
+		wait, hasWait := parseRetryAfter(result.Header.Get("Retry-After"), time.Now())
+		result.RetryAfter = wait
+		switch {
+		case !cl.retryable:
+		case hasWait && wait > c.cfg.Retry.MaxRetryAfter:
+			return backoff.Permanent(errGaveUp)
+		case hasWait:
+			return &retryStatusError{status: status, retryAfter: &backoff.RetryAfterError{Duration: wait}}
+		default:
+			return &retryStatusError{status: status}
 		}
-		return rs
 	}
 	if result.Truncated && !cl.truncOK {
 		err := fmt.Errorf("%s %s: %w: over %d bytes", cl.method, cl.target, ErrResponseTooLarge, cl.maxBody)

@@ -48,9 +48,19 @@ type keyGuards struct {
 }
 
 type keyGuard struct {
-	limiter *rate.Limiter                              // nil when unlimited
-	breaker *gobreaker.TwoStepCircuitBreaker[struct{}] // nil when disabled
+	limiter  *rate.Limiter                              // nil when unlimited
+	breaker  *gobreaker.TwoStepCircuitBreaker[struct{}] // nil when disabled
+	lastUsed time.Time                                  // guarded by keyGuards.mu
 }
+
+// Keys default to URL origins, so a tenant fetching documents from many
+// hosts would grow the map without end: past sweepAbove keys, keys idle for
+// idleAfter with a closed breaker are dropped (a dropped key starts again
+// with a full bucket and a closed breaker, which is what it had).
+const (
+	sweepAbove = 10_000
+	idleAfter  = 10 * time.Minute
+)
 
 func newKeyGuards(cfg Config, logger *slog.Logger, metrics *Metrics) *keyGuards {
 	return &keyGuards{cfg: cfg, logger: logger, metrics: metrics, byKey: map[string]*keyGuard{}}
@@ -59,10 +69,15 @@ func newKeyGuards(cfg Config, logger *slog.Logger, metrics *Metrics) *keyGuards 
 func (k *keyGuards) get(key string) *keyGuard {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	now := time.Now()
 	if g, ok := k.byKey[key]; ok {
+		g.lastUsed = now
 		return g
 	}
-	g := &keyGuard{}
+	if len(k.byKey) >= sweepAbove {
+		k.sweep(now)
+	}
+	g := &keyGuard{lastUsed: now}
 	if !k.cfg.RateLimit.Unlimited {
 		g.limiter = rate.NewLimiter(rate.Limit(k.cfg.RateLimit.PerSecond), k.cfg.RateLimit.Burst)
 	}
@@ -84,6 +99,26 @@ func (k *keyGuards) get(key string) *keyGuard {
 	}
 	k.byKey[key] = g
 	return g
+}
+
+// sweep drops idle keys whose breaker is closed; k.mu must be held.
+func (k *keyGuards) sweep(now time.Time) {
+	for key, g := range k.byKey {
+		if now.Sub(g.lastUsed) > idleAfter && g.state() == BreakerClosed {
+			delete(k.byKey, key)
+		}
+	}
+}
+
+// state reports key's breaker state without creating the key.
+func (k *keyGuards) state(key string) BreakerState {
+	k.mu.Lock()
+	g, ok := k.byKey[key]
+	k.mu.Unlock()
+	if !ok {
+		return BreakerClosed
+	}
+	return g.state()
 }
 
 func (k *keyGuards) forget(key string) {

@@ -68,8 +68,10 @@ type Result struct {
 	Attempts []Attempt
 	// Duration covers the whole call: attempts and the waits between them.
 	Duration time.Duration
-	// RetryAfter is the wait the server asked for when it exceeded
-	// RetryConfig.MaxRetryAfter, so the call returned instead of waiting.
+	// RetryAfter is the wait the last response asked for (Retry-After on a
+	// retryable status) when the caller did not wait it out: retries were
+	// exhausted, not allowed, or the wait exceeded RetryConfig.MaxRetryAfter.
+	// A scheduler can retry later with it.
 	RetryAfter time.Duration
 }
 

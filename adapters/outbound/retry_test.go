@@ -288,3 +288,17 @@ func TestRetryAfterHeaderOnRealHTTPBin(t *testing.T) {
 	assert.Equal(t, "5", res.Header.Get("Retry-After"))
 	assert.Len(t, res.Attempts, 1)
 }
+
+func TestRetryAfterReportedWhenNotWaited(t *testing.T) {
+	t.Parallel()
+	f, srv := flakyBin(t, 1, http.StatusTooManyRequests, func() http.Header {
+		return http.Header{"Retry-After": {"7"}}
+	})
+	client := newClient(t, testConfig())
+
+	res, err := client.Do(context.Background(), outbound.Request{Method: http.MethodPost, URL: srv.URL + "/post"})
+	require.NoError(t, err)
+	assert.Equal(t, http.StatusTooManyRequests, res.Status)
+	assert.Equal(t, 7*time.Second, res.RetryAfter, "a POST is not retried, but the scheduler learns when it may be")
+	assert.Equal(t, 1, f.count())
+}
