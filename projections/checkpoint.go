@@ -48,10 +48,10 @@ type checkpoint struct {
 	// Generation counts rebuild switch-overs of the read model.
 	Generation int64
 	Position   eventstore.Position
-	Status    string
-	Failures  int
-	LastError string
-	UpdatedAt time.Time
+	Status     string
+	Failures   int
+	LastError  string
+	UpdatedAt  time.Time
 }
 
 // checkpointSQL holds the checkpoint statements for one table name. Projector

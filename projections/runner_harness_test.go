@@ -86,7 +86,7 @@ type harness struct {
 	pool     *pgxpool.Pool
 	store    *pgstore.Store
 	registry *prometheus.Registry
-	mu sync.Mutex
+	mu       sync.Mutex
 	// appended counts the Counted events appended per stream.
 	appended map[string]int64
 	// last is the position of the last event appended.
