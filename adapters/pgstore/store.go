@@ -202,7 +202,7 @@ func (s *Store) ReadAll(ctx context.Context, after eventstore.Position, limit in
 		SELECT `+columns+` FROM events
 		WHERE (transaction_id, global_position) > ($1::text::xid8, $2)
 		  AND `+feedVisible+`
-		ORDER BY transaction_id, global_position
+		ORDER BY events.transaction_id, events.global_position -- qualified: the index order, not the bigint output column
 		LIMIT $3`, strconv.FormatUint(after.Commit, 10), int64(after.Prepare), limit)
 	if err != nil {
 		return nil, fmt.Errorf("read feed after %s: %w", after, err)
@@ -220,7 +220,7 @@ func (s *Store) Head(ctx context.Context) (eventstore.Position, error) {
 	err := s.pool.QueryRow(ctx, `
 		SELECT transaction_id::text::bigint, global_position FROM events
 		WHERE `+feedVisible+`
-		ORDER BY transaction_id DESC, global_position DESC LIMIT 1`).Scan(&txid, &pos)
+		ORDER BY events.transaction_id DESC, events.global_position DESC LIMIT 1`).Scan(&txid, &pos)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return eventstore.Position{}, nil
 	}
