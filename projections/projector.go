@@ -34,10 +34,12 @@ type Projector interface {
 	Apply(ctx context.Context, db DB, ev eventstore.RecordedEvent) error
 }
 
-// DB is what a projector writes through: the runner's transaction. During
-// bulk rebuilds Exec calls may be queued and sent in batches, so a projector
-// must not depend on Exec having run before its next Query returns (Query
-// and QueryRow flush queued statements first).
+// DB is what a projector writes through: the runner's transaction. Exec calls
+// may be queued and sent in batches (live batches and bulk rebuilds), so a
+// projector must not depend on Exec having run before its next Query returns
+// (Query and QueryRow flush queued statements first), nor on a nil error from
+// Exec meaning the statement succeeded: a failure surfaces later and the
+// runner then redoes the events one savepoint at a time.
 type DB interface {
 	Exec(ctx context.Context, sql string, args ...any) error
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)

@@ -40,17 +40,23 @@ func (r *Runner) Rebuild(ctx context.Context, name string) error {
 	if !ok {
 		return fmt.Errorf("rebuild %s: %w", name, ErrUnknownProjector)
 	}
+	return r.rebuild(ctx, p, nil)
+}
+
+// rebuild rebuilds p; when stillNeeded is set, it is asked again once the
+// rebuild lock is held, and a false answer ends the rebuild early.
+func (r *Runner) rebuild(ctx context.Context, p Projector, stillNeeded func(context.Context) (bool, error)) error {
 	sql, err := r.checkpointSQL(ctx)
 	if err != nil {
-		return fmt.Errorf("rebuild %s: %w", name, err)
+		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
 	}
 	rb := &rebuild{pool: r.cfg.Pool, feed: r.cfg.Feed, p: p, sql: sql, pageSize: r.cfg.RebuildPageSize,
-		logger: r.logger.With("projector", name)}
+		stillNeeded: stillNeeded, logger: r.logger.With("projector", p.Name())}
 	pos, err := rb.run(ctx)
 	if err != nil {
-		return fmt.Errorf("rebuild %s: %w", name, err)
+		return fmt.Errorf("rebuild %s: %w", p.Name(), err)
 	}
-	r.waiter.Advanced(name, pos)
+	r.waiter.Advanced(p.Name(), pos)
 	return nil
 }
 
@@ -61,7 +67,9 @@ type rebuild struct {
 	p        Projector
 	sql      checkpointSQL
 	pageSize int
-	logger   *slog.Logger
+	// stillNeeded, when set, is re-checked under the rebuild lock.
+	stillNeeded func(context.Context) (bool, error)
+	logger      *slog.Logger
 }
 
 func (rb *rebuild) run(ctx context.Context) (eventstore.Position, error) {
@@ -84,6 +92,16 @@ func (rb *rebuild) run(ctx context.Context) (eventstore.Position, error) {
 			rb.logger.Warn("could not release the rebuild lock", "error", err)
 		}
 	}()
+	if rb.stillNeeded != nil {
+		needed, err := rb.stillNeeded(ctx)
+		if err != nil {
+			return eventstore.Position{}, err
+		}
+		if !needed {
+			rb.logger.Info("rebuild skipped: another process rebuilt the read model meanwhile")
+			return eventstore.Position{}, nil
+		}
+	}
 	if err := rb.dropLeftovers(ctx, conn); err != nil {
 		return eventstore.Position{}, err
 	}
@@ -143,7 +161,7 @@ func (rb *rebuild) bulk(ctx context.Context, conn *pgxpool.Conn, target string) 
 		<-readerDone
 	}()
 
-	begin := projectorBeginSQL(target)
+	begin := projectorBeginSQL(target, 0)
 	var (
 		pos       eventstore.Position
 		applied   int

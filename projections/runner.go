@@ -188,6 +188,9 @@ func (r *Runner) Run(ctx context.Context) error {
 	defer r.running.Store(false)
 	for _, p := range r.cfg.Projectors {
 		if err := r.prepare(ctx, p); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			return err
 		}
 	}
@@ -208,7 +211,8 @@ func (r *Runner) Run(ctx context.Context) error {
 			BatchSize: r.cfg.BatchSize, PollInterval: r.cfg.PollInterval,
 			BackoffInitial: r.cfg.BackoffInitial, BackoffMax: r.cfg.BackoffMax,
 			StallAfter: r.cfg.StallAfter, CommitTimeout: r.cfg.CommitTimeout,
-			OnCommit: func(pos eventstore.Position) { r.waiter.Advanced(name, pos) },
+			StatementTimeout: r.cfg.HandlerTimeout,
+			OnCommit:         func(pos eventstore.Position) { r.waiter.Advanced(name, pos) },
 		})
 		if err != nil {
 			return fmt.Errorf("projection runner: %w", err)
@@ -234,35 +238,49 @@ func (r *Runner) Run(ctx context.Context) error {
 
 // prepare makes p's read model ready for the live runner.
 func (r *Runner) prepare(ctx context.Context, p Projector) error {
-	sql, err := r.checkpointSQL(ctx)
+	reason, err := r.rebuildReason(ctx, p)
 	if err != nil {
 		return fmt.Errorf("prepare projector %s: %w", p.Name(), err)
-	}
-	cp, found, err := loadCheckpoint(ctx, r.cfg.Pool, sql, p.Name())
-	if err != nil {
-		return fmt.Errorf("prepare projector %s: %w", p.Name(), err)
-	}
-	exists, err := schemaExists(ctx, r.cfg.Pool, SchemaName(p))
-	if err != nil {
-		return fmt.Errorf("prepare projector %s: %w", p.Name(), err)
-	}
-	reason := ""
-	switch {
-	case !found:
-		reason = "never built"
-	case cp.Version != p.Version():
-		reason = fmt.Sprintf("stored version %d, code version %d", cp.Version, p.Version())
-	case !exists:
-		reason = "schema " + SchemaName(p) + " missing"
 	}
 	if reason != "" {
 		r.logger.Info("rebuilding projector before starting it", "projector", p.Name(), "reason", reason)
-		return r.Rebuild(ctx, p.Name())
+		// Another process starting at the same time may rebuild it first.
+		stillNeeded := func(ctx context.Context) (bool, error) {
+			reason, err := r.rebuildReason(ctx, p)
+			return reason != "", err
+		}
+		return r.rebuild(ctx, p, stillNeeded)
 	}
 	if err := ensureTables(ctx, r.cfg.Pool, p, SchemaName(p)); err != nil {
 		return fmt.Errorf("prepare projector %s: %w", p.Name(), err)
 	}
 	return nil
+}
+
+// rebuildReason says why p's read model must be rebuilt before it can run
+// live ("" when it need not be).
+func (r *Runner) rebuildReason(ctx context.Context, p Projector) (string, error) {
+	sql, err := r.checkpointSQL(ctx)
+	if err != nil {
+		return "", err
+	}
+	cp, found, err := loadCheckpoint(ctx, r.cfg.Pool, sql, p.Name())
+	if err != nil {
+		return "", err
+	}
+	exists, err := schemaExists(ctx, r.cfg.Pool, SchemaName(p))
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case !found:
+		return "never built", nil
+	case cp.Version != p.Version():
+		return fmt.Sprintf("stored version %d, code version %d", cp.Version, p.Version()), nil
+	case !exists:
+		return "schema " + SchemaName(p) + " missing", nil
+	}
+	return "", nil
 }
 
 // checkpointSQL returns the checkpoint statements, resolving the table once.

@@ -39,8 +39,10 @@ const (
 type countingProjector struct {
 	name    string
 	version int
-	// poisoned makes every attempt at a Poison event fail.
+	// poisoned makes every attempt at a Poison event fail, through poison
+	// when set (else with an error).
 	poisoned atomic.Bool
+	poison   func(ctx context.Context, db projections.DB) error
 	// beforeWrite, when set, runs before each Counted write; an error fails
 	// the attempt.
 	beforeWrite func(ctx context.Context, db projections.DB, ev eventstore.RecordedEvent) error
@@ -61,10 +63,13 @@ func (p *countingProjector) Apply(ctx context.Context, db projections.DB, ev eve
 	p.applies.Add(1)
 	switch ev.Type {
 	case typePoison:
-		if p.poisoned.Load() {
-			return errors.New("poison event refused")
+		switch {
+		case !p.poisoned.Load():
+			return nil
+		case p.poison != nil:
+			return p.poison(ctx, db)
 		}
-		return nil
+		return errors.New("poison event refused")
 	case typeCounted:
 	default:
 		return nil

@@ -168,38 +168,57 @@ func TestRunnerRetriesFailingHandlerWithNoTransactionOpen(t *testing.T) {
 
 func TestRunnerStallsOnAnEventItCannotApplyAndNeverSkipsIt(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t)
-	p := &countingProjector{name: "counts", version: 1}
-	p.poisoned.Store(true)
-	h.build(t, p)
-	beforePoison := h.appendSpread(t, "ok", 2, 5)
-	h.appendEvents(t, "poison-1", typePoison)
-	h.appendSpread(t, "later", 2, 5)
+	cases := []struct {
+		name      string
+		poison    func(ctx context.Context, db projections.DB) error
+		wantError string
+	}{
+		{"handler returns an error", nil, "poison event refused"},
+		{"handler panics", func(context.Context, projections.DB) error { panic("poison event panicked") },
+			"poison event panicked"},
+		{"handler exceeds its time limit", func(ctx context.Context, db projections.DB) error {
+			return db.Exec(ctx, `SELECT pg_sleep(5)`)
+		}, "timeout"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			h := newHarness(t)
+			p := &countingProjector{name: "counts", version: 1, poison: tc.poison}
+			p.poisoned.Store(true)
+			h.build(t, p)
+			beforePoison := h.appendSpread(t, "ok", 2, 5)
+			h.appendEvents(t, "poison-1", typePoison)
+			h.appendSpread(t, "later", 2, 5)
 
-	cfg := h.testConfig(p)
-	cfg.StallAfter = 3
-	r := start(t, cfg)
+			cfg := h.testConfig(p)
+			cfg.StallAfter = 3
+			cfg.HandlerTimeout = 300 * time.Millisecond
+			r := start(t, cfg)
 
-	require.Eventually(t, func() bool {
-		return currentStatus(r.Runner, "counts").Status == projections.StatusStalled
-	}, 10*time.Second, 20*time.Millisecond)
-	st := status(t, r.Runner, "counts")
-	assert.GreaterOrEqual(t, st.Failures, 3)
-	assert.Contains(t, st.LastError, "poison event refused")
-	assert.Equal(t, beforePoison, st.Position, "the checkpoint must stop right before the poison event")
-	assert.Eventually(t, func() bool { return currentStatus(r.Runner, "counts").Lag == 6 }, 5*time.Second, 10*time.Millisecond,
-		"lag counts the poison event and the five after it")
-	assert.Equal(t, 1.0, h.metric(t, "apiq_projection_stalled", "counts"))
-	assert.Equal(t, int64(5), sum(h.counts(t, p)), "events after the poison event must not be applied")
+			require.Eventually(t, func() bool {
+				return currentStatus(r.Runner, "counts").Status == projections.StatusStalled
+			}, 15*time.Second, 20*time.Millisecond)
+			st := status(t, r.Runner, "counts")
+			assert.GreaterOrEqual(t, st.Failures, 3)
+			assert.Contains(t, st.LastError, tc.wantError)
+			assert.Equal(t, beforePoison, st.Position, "the checkpoint must stop right before the poison event")
+			assert.Eventually(t, func() bool { return currentStatus(r.Runner, "counts").Lag == 6 }, 5*time.Second, 10*time.Millisecond,
+				"lag counts the poison event and the five after it")
+			assert.Equal(t, 1.0, h.metric(t, "apiq_projection_stalled", "counts"))
+			assert.GreaterOrEqual(t, h.metric(t, "apiq_projection_handler_errors_total", "counts"), 3.0)
+			assert.Equal(t, int64(5), sum(h.counts(t, p)), "events after the poison event must not be applied")
 
-	// It keeps retrying: once the cause is fixed it recovers by itself.
-	p.poisoned.Store(false)
-	h.waitCaughtUp(t, r)
-	assert.Equal(t, h.expectedCounts(), h.counts(t, p))
-	st = status(t, r.Runner, "counts")
-	assert.Equal(t, projections.StatusRunning, st.Status)
-	assert.Zero(t, st.Failures)
-	assert.Equal(t, 0.0, h.metric(t, "apiq_projection_stalled", "counts"))
+			// It keeps retrying: once the cause is gone it recovers by itself.
+			p.poisoned.Store(false)
+			h.waitCaughtUp(t, r)
+			assert.Equal(t, h.expectedCounts(), h.counts(t, p))
+			st = status(t, r.Runner, "counts")
+			assert.Equal(t, projections.StatusRunning, st.Status)
+			assert.Zero(t, st.Failures)
+			assert.Equal(t, 0.0, h.metric(t, "apiq_projection_stalled", "counts"))
+		})
+	}
 }
 
 func TestRunnerAcknowledgesUnknownEvents(t *testing.T) {

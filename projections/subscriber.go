@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"time"
 
@@ -68,6 +69,11 @@ type SubscriberConfig struct {
 	// CommitTimeout bounds beginning, flushing and committing a batch
 	// transaction (default 30 s).
 	CommitTimeout time.Duration
+	// StatementTimeout, when set, bounds every statement of a projector
+	// transaction on the server (statement_timeout), including statements
+	// queued by a handler and sent after it returned. The Runner sets it to
+	// its HandlerTimeout.
+	StatementTimeout time.Duration
 	// OnCommit, when set, is called after each commit with the new checkpoint.
 	OnCommit func(eventstore.Position)
 }
@@ -125,6 +131,9 @@ func (c SubscriberConfig) Validate() error {
 	if c.CommitTimeout <= 0 {
 		errs = append(errs, errors.New("commit timeout must be positive"))
 	}
+	if c.StatementTimeout < 0 {
+		errs = append(errs, errors.New("statement timeout must not be negative"))
+	}
 	return errors.Join(errs...)
 }
 
@@ -159,7 +168,7 @@ func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
 	return &Subscriber{
 		cfg:    cfg,
 		name:   name,
-		begin:  projectorBeginSQL(SchemaName(cfg.Projector)),
+		begin:  projectorBeginSQL(SchemaName(cfg.Projector), cfg.StatementTimeout),
 		logger: cfg.Logger.With("projector", name),
 	}, nil
 }
@@ -168,9 +177,12 @@ func NewSubscriber(cfg SubscriberConfig) (*Subscriber, error) {
 // Asynchronous commit loses nothing: the read-model change and its
 // checkpoint roll back together after a crash and are re-applied from the
 // durable events.
-func projectorBeginSQL(schema string) string {
-	return "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL search_path = " +
-		pgx.Identifier{schema}.Sanitize()
+func projectorBeginSQL(schema string, statementTimeout time.Duration) string {
+	sql := "BEGIN; SET LOCAL synchronous_commit = off; SET LOCAL search_path = " + pgx.Identifier{schema}.Sanitize()
+	if statementTimeout > 0 {
+		sql += "; SET LOCAL statement_timeout = " + strconv.FormatInt(max(1, statementTimeout.Milliseconds()), 10)
+	}
+	return sql
 }
 
 // Subscribe starts delivering the projector's events; topic must be the
