@@ -334,6 +334,36 @@ func TestStatusAndLagBeforeAndAfterRunning(t *testing.T) {
 	}, 5*time.Second, 10*time.Millisecond)
 }
 
+// countingFeed is a feed that counts its lag itself, by reading the feed,
+// as a feed without an events table would.
+type countingFeed struct {
+	eventstore.Feed
+	calls atomic.Int64
+}
+
+func (f *countingFeed) CountAfter(ctx context.Context, after eventstore.Position, limit int64) (int64, error) {
+	f.calls.Add(1)
+	events, err := f.ReadAll(ctx, after, int(limit))
+	return int64(len(events)), err
+}
+
+func TestLagIsCountedByTheFeedWhenItCan(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t)
+	h.appendSpread(t, "lag", 3, 7)
+	feed := &countingFeed{Feed: h.store}
+	cfg := h.testConfig(&countingProjector{name: "counts", version: 1})
+	cfg.Feed = feed
+	r, err := projections.NewRunner(cfg)
+	require.NoError(t, err)
+
+	require.Eventually(t, func() bool {
+		lag, err := r.Lag(context.Background())
+		return err == nil && lag["counts"] == 7
+	}, 5*time.Second, 10*time.Millisecond)
+	assert.Positive(t, feed.calls.Load())
+}
+
 func TestRunnerConfigValidation(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t)

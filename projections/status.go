@@ -44,7 +44,7 @@ func (r *Runner) Status(ctx context.Context) ([]ProjectorStatus, error) {
 			st.Version, st.Position, st.Status = cp.Version, cp.Position, cp.Status
 			st.Failures, st.LastError, st.UpdatedAt = cp.Failures, cp.LastError, cp.UpdatedAt
 		}
-		if st.Lag, err = countLag(ctx, r.cfg.Pool, st.Position, r.cfg.LagCap); err != nil {
+		if st.Lag, err = r.countLag(ctx, st.Position); err != nil {
 			return out, fmt.Errorf("projection status of %s: %w", p.Name(), err)
 		}
 		out = append(out, st)
@@ -64,6 +64,24 @@ func (r *Runner) Lag(ctx context.Context) (map[string]int64, error) {
 		lag[s.Name] = s.Lag
 	}
 	return lag, nil
+}
+
+// EventCounter counts the feed's events after a position, stopping at
+// limit. A Feed that implements it (an EventStoreDB feed, say) is asked for
+// projector lag; otherwise the runner counts the PostgreSQL events table.
+type EventCounter interface {
+	CountAfter(ctx context.Context, after eventstore.Position, limit int64) (int64, error)
+}
+
+func (r *Runner) countLag(ctx context.Context, pos eventstore.Position) (int64, error) {
+	if c, ok := r.cfg.Feed.(EventCounter); ok {
+		n, err := c.CountAfter(ctx, pos, r.cfg.LagCap)
+		if err != nil {
+			return 0, fmt.Errorf("count events after %s: %w", pos, err)
+		}
+		return n, nil
+	}
+	return countLag(ctx, r.cfg.Pool, pos, r.cfg.LagCap)
 }
 
 // countLag counts the readable events of the PostgreSQL events table after
