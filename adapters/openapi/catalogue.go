@@ -113,6 +113,10 @@ func buildCatalogue(ctx context.Context, doc *openapi3.T, opts Options) ([]Opera
 		}
 	}
 	b.assignOperationIDs(ops)
+	for i := range ops {
+		// After the ids: a synthesised id spells out the path ("..._cancel").
+		ops[i].SideEffect = ClassifySideEffect(ops[i].Method, ops[i].OperationID, ops[i].Summary, ops[i].Description)
+	}
 	return ops, b.warnings, nil
 }
 
@@ -136,7 +140,6 @@ func (b *catalogueBuilder) operation(path, method string, item *openapi3.PathIte
 		out.Responses = b.responses(op.Responses)
 	}
 	out.Security = b.security(op)
-	out.SideEffect = ClassifySideEffect(method, op.OperationID, op.Summary, op.Description)
 	out.Produces = b.produced.producedValues(path, op)
 	out.Needs = neededValues(path, out.Parameters, op)
 	if len(op.Callbacks) > 0 {
@@ -235,7 +238,11 @@ func (b *catalogueBuilder) security(op *openapi3.Operation) []SecurityAlternativ
 	for _, req := range reqs {
 		alt := SecurityAlternative{}
 		for _, scheme := range sortedKeys(req) {
-			alt = append(alt, SchemeRequirement{Scheme: scheme, Scopes: slices.Clone(req[scheme])})
+			var scopes []string
+			if len(req[scheme]) > 0 {
+				scopes = slices.Clone(req[scheme])
+			}
+			alt = append(alt, SchemeRequirement{Scheme: scheme, Scopes: scopes})
 		}
 		out = append(out, alt)
 	}

@@ -44,35 +44,35 @@ const maxLinksPerInput = 10
 
 // Links computes, across a catalogue, which operations produce the values
 // other operations need: for each needed input, up to 10 producers (other
-// operations whose Produces has the same key), reads first, then those with
-// fewer required inputs and shorter paths, so that the likeliest first step
-// (list or search) comes first.
+// operations whose Produces has the same key), best first: reads before
+// writes, an entity's own id ("/data/*/id") before a reference to it
+// ("/data/*/customer"), fewer required inputs, shallower fields, shorter
+// paths — so that the likeliest first step (a list or a search) leads.
 func Links(ops []Operation) []Link {
-	producers := map[string][]int{}
+	producers := map[string][]producer{}
 	for i, op := range ops {
 		for _, p := range op.Produces {
 			list := producers[p.Key]
-			if len(list) == 0 || list[len(list)-1] != i {
-				producers[p.Key] = append(list, i)
+			if len(list) > 0 && list[len(list)-1].index == i {
+				continue // keep the operation's first (shallowest) field
 			}
+			producers[p.Key] = append(list, producer{index: i, field: fieldFor(op, p.Key), op: &ops[i]})
 		}
 	}
-	for key, list := range producers {
-		sort.SliceStable(list, func(a, b int) bool { return producerLess(ops[list[a]], ops[list[b]]) })
-		producers[key] = list
+	for _, list := range producers {
+		sort.SliceStable(list, func(a, b int) bool { return list[a].less(list[b]) })
 	}
 	var links []Link
 	for i, consumer := range ops {
 		for _, need := range consumer.Needs {
 			n := 0
-			for _, j := range producers[need.Key] {
-				if j == i {
+			for _, p := range producers[need.Key] {
+				if p.index == i {
 					continue
 				}
-				producer := ops[j]
 				links = append(links, Link{
 					Key: need.Key, Consumer: consumer.OperationID, Parameter: need.Name, In: need.In,
-					Required: need.Required, Producer: producer.OperationID, Field: fieldFor(producer, need.Key),
+					Required: need.Required, Producer: p.op.OperationID, Field: p.field,
 				})
 				if n++; n == maxLinksPerInput {
 					break
@@ -83,21 +83,30 @@ func Links(ops []Operation) []Link {
 	return links
 }
 
-// producerLess orders candidate producers: reads, then fewer required inputs,
-// then shorter paths, then by id for stability.
-func producerLess(a, b Operation) bool {
-	ra, rb := a.SideEffect == SideEffectRead, b.SideEffect == SideEffectRead
-	if ra != rb {
+// producer is an operation that produces a key, at field.
+type producer struct {
+	index int
+	field string
+	op    *Operation
+}
+
+func (a producer) less(b producer) bool {
+	if ra, rb := a.op.SideEffect == SideEffectRead, b.op.SideEffect == SideEffectRead; ra != rb {
 		return ra
 	}
-	na, nb := requiredNeeds(a), requiredNeeds(b)
-	if na != nb {
+	if oa, ob := strings.HasSuffix(a.field, "/id"), strings.HasSuffix(b.field, "/id"); oa != ob {
+		return oa
+	}
+	if na, nb := requiredNeeds(*a.op), requiredNeeds(*b.op); na != nb {
 		return na < nb
 	}
-	if len(a.Path) != len(b.Path) {
-		return len(a.Path) < len(b.Path)
+	if da, db := strings.Count(a.field, "/"), strings.Count(b.field, "/"); da != db {
+		return da < db
 	}
-	return a.OperationID < b.OperationID
+	if len(a.op.Path) != len(b.op.Path) {
+		return len(a.op.Path) < len(b.op.Path)
+	}
+	return a.op.OperationID < b.op.OperationID
 }
 
 func requiredNeeds(op Operation) int {
@@ -110,11 +119,18 @@ func requiredNeeds(op Operation) int {
 	return n
 }
 
-// fieldFor returns where op's response carries key (its shallowest place).
+// fieldFor returns where op's response carries key: the entity's own id
+// when it has one, otherwise the shallowest place.
 func fieldFor(op Operation, key string) string {
 	best := ""
+	better := func(a, b string) bool {
+		if oa, ob := strings.HasSuffix(a, "/id"), strings.HasSuffix(b, "/id"); oa != ob {
+			return oa
+		}
+		return strings.Count(a, "/") < strings.Count(b, "/")
+	}
 	for _, p := range op.Produces {
-		if p.Key == key && (best == "" || strings.Count(p.Field, "/") < strings.Count(best, "/")) {
+		if p.Key == key && (best == "" || better(p.Field, best)) {
 			best = p.Field
 		}
 	}
@@ -473,17 +489,31 @@ func entityBefore(path, param string) string {
 }
 
 // singular makes the last word of a snake_case name singular with the common
-// English rules (categories → category, addresses → address, movies → movie).
+// English rules (categories → category, addresses → address, statuses →
+// status, movies → movie) and a few irregular plurals (people → person).
 func singular(s string) string {
+	head, last := "", s
+	if i := strings.LastIndexByte(s, '_'); i >= 0 {
+		head, last = s[:i+1], s[i+1:]
+	}
+	if word, ok := irregularPlurals[last]; ok {
+		return head + word
+	}
 	switch {
-	case s == "" || strings.HasSuffix(s, "ss") || strings.HasSuffix(s, "us") || strings.HasSuffix(s, "is"):
+	case last == "" || strings.HasSuffix(last, "ss") || strings.HasSuffix(last, "us") || strings.HasSuffix(last, "is"):
 		return s
-	case strings.HasSuffix(s, "ies") && len(s) > 4:
-		return strings.TrimSuffix(s, "ies") + "y"
-	case strings.HasSuffix(s, "sses"), strings.HasSuffix(s, "xes"), strings.HasSuffix(s, "ches"), strings.HasSuffix(s, "shes"):
-		return strings.TrimSuffix(s, "es")
-	case strings.HasSuffix(s, "s"):
-		return strings.TrimSuffix(s, "s")
+	case strings.HasSuffix(last, "ies") && len(last) > 4:
+		return head + strings.TrimSuffix(last, "ies") + "y"
+	case strings.HasSuffix(last, "sses"), strings.HasSuffix(last, "uses"), strings.HasSuffix(last, "xes"),
+		strings.HasSuffix(last, "ches"), strings.HasSuffix(last, "shes"):
+		return head + strings.TrimSuffix(last, "es")
+	case strings.HasSuffix(last, "s"):
+		return head + strings.TrimSuffix(last, "s")
 	}
 	return s
+}
+
+var irregularPlurals = map[string]string{
+	"people": "person", "children": "child", "men": "man", "women": "woman",
+	"indices": "index", "vertices": "vertex", "analyses": "analysis", "criteria": "criterion",
 }

@@ -32,8 +32,9 @@ var destructiveStems = []string{
 //     their text says ("List deleted items" stays a read);
 //   - DELETE is destructive;
 //   - POST, PUT, PATCH (and any other method) are write, unless the
-//     operationId, the summary or the first sentence of the description has a
-//     word starting with one of destructiveStems (delete, remove, cancel,
+//     operationId (in the catalogue, the synthesised one when the document has
+//     none, which spells out the path), the summary or the first sentence of
+//     the description has a word starting with one of destructiveStems (delete, remove, cancel,
 //     revoke, destroy, purge, erase, wipe, terminate, void, expire, detach,
 //     deactivate, disable, unsubscribe, unlink, truncate) — then destructive.
 //

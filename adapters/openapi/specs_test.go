@@ -2,6 +2,7 @@ package openapi
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -57,6 +58,12 @@ func TestImportSharedSpecs(t *testing.T) {
 				assert.Equal(t, "implicit", oauth.Flows[0].Type)
 				assert.Equal(t, "https://petstore3.swagger.io/oauth/authorize", oauth.Flows[0].AuthorizationURL)
 				assert.Contains(t, oauth.Flows[0].Scopes, "write:pets")
+
+				// Validation stubs schemas out for a moment; the document keeps them.
+				require.NoError(t, res.Document.Validate(context.Background()))
+				body := res.Document.Paths.Value("/pet").Post.RequestBody.Value.Content["application/json"].Schema
+				require.NotNil(t, body.Value)
+				assert.Contains(t, body.Value.Properties, "photoUrls")
 
 				del := operationKeyed(t, res, "DELETE /pet/{petId}")
 				assert.Equal(t, SideEffectDestructive, del.SideEffect)
@@ -132,6 +139,9 @@ func TestImportSharedSpecs(t *testing.T) {
 			assert.Len(t, res.ContentHash, 64)
 			assert.NotNil(t, res.Document)
 			assertUniqueOperationIDs(t, res.Operations)
+			assertValidSchemas(t, res.Operations)
+			_, err = json.Marshal(res)
+			require.NoError(t, err, "the result travels as JSON")
 			tt.check(t, res)
 		})
 	}
@@ -152,6 +162,21 @@ func TestImportSpotifyFailsWithLocatedError(t *testing.T) {
 	for _, p := range ie.Others {
 		assert.NotEmpty(t, p.Pointer)
 		assert.Positive(t, p.Line)
+	}
+}
+
+func assertValidSchemas(t *testing.T, ops []Operation) {
+	t.Helper()
+	for _, op := range ops {
+		for _, p := range op.Parameters {
+			assert.True(t, p.Schema == nil || json.Valid(p.Schema), "%s parameter %s", op.Key(), p.Name)
+		}
+		if op.RequestBody != nil {
+			assert.True(t, op.RequestBody.Schema == nil || json.Valid(op.RequestBody.Schema), "%s body", op.Key())
+		}
+		for _, r := range op.Responses {
+			assert.True(t, r.Schema == nil || json.Valid(r.Schema), "%s response %s", op.Key(), r.Status)
+		}
 	}
 }
 
