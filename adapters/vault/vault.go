@@ -156,6 +156,16 @@ func (v *Vault) Decrypt(ctx context.Context, s Scope, ciphertext string) ([]byte
 	return plain, nil
 }
 
+// KeyIDOf returns the id of the data key that sealed a ciphertext made by
+// Encrypt, without decrypting it (ErrMalformed for anything else).
+func KeyIDOf(ciphertext string) (string, error) {
+	raw, err := base64.RawURLEncoding.DecodeString(ciphertext)
+	if err != nil || len(raw) < 1+16 || raw[0] != formatV1 {
+		return "", ErrMalformed
+	}
+	return uuid.UUID(raw[1:17]).String(), nil
+}
+
 // DecryptString is Decrypt for text.
 func (v *Vault) DecryptString(ctx context.Context, s Scope, ciphertext string) (string, error) {
 	b, err := v.Decrypt(ctx, s, ciphertext)
