@@ -41,8 +41,17 @@ type Result struct {
 // but doc: external $refs are refused, never fetched. A document that cannot
 // be used fails with an *ImportError saying what is wrong and where; one that
 // is merely untidy imports with Result.Warnings. Options' zero value means
-// the defaults; invalid options are a plain error.
-func Import(ctx context.Context, doc []byte, opts Options) (*Result, error) {
+// the defaults; invalid options are a plain error. A document that makes the
+// parser panic is refused as invalid_document rather than crashing the caller.
+func Import(ctx context.Context, doc []byte, opts Options) (res *Result, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			res, err = nil, newImportError(fmt.Errorf("panic: %v", r), Problem{
+				Code:    CodeInvalidDocument,
+				Message: "the document could not be processed: the OpenAPI parser failed on it",
+			})
+		}
+	}()
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("import openapi document: %w", err)
 	}

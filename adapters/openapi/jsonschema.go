@@ -317,17 +317,25 @@ func (o *objectWriter) types(s *openapi3.Schema) {
 	if s.Nullable && !slices.Contains(types, openapi3.TypeNull) {
 		types = append(slices.Clip(types), openapi3.TypeNull)
 	}
-	o.key("type")
 	if len(types) == 1 {
-		o.w.buf = appendJSONString(o.w.buf, types[0])
+		o.str("type", types[0])
 		return
 	}
+	o.strings("type", types)
+}
+
+// strings writes a non-empty list of strings.
+func (o *objectWriter) strings(k string, list []string) {
+	if len(list) == 0 {
+		return
+	}
+	o.key(k)
 	o.w.buf = append(o.w.buf, '[')
-	for i, t := range types {
+	for i, v := range list {
 		if i > 0 {
 			o.w.buf = append(o.w.buf, ',')
 		}
-		o.w.buf = appendJSONString(o.w.buf, t)
+		o.w.buf = appendJSONString(o.w.buf, v)
 	}
 	o.w.buf = append(o.w.buf, ']')
 }
@@ -454,17 +462,7 @@ func (o *objectWriter) properties(s *openapi3.Schema, depth int) {
 			required = append(required, name)
 		}
 	}
-	if len(required) > 0 {
-		o.key("required")
-		o.w.buf = append(o.w.buf, '[')
-		for i, name := range required {
-			if i > 0 {
-				o.w.buf = append(o.w.buf, ',')
-			}
-			o.w.buf = appendJSONString(o.w.buf, name)
-		}
-		o.w.buf = append(o.w.buf, ']')
-	}
+	o.strings("required", required)
 }
 
 func nonEmptyMap(m map[string][]string) any {

@@ -72,36 +72,12 @@ func (t *sourceTree) pointerAt(line, column int) (string, bool) {
 	if t == nil || t.root == nil || line == 0 {
 		return "", false
 	}
-	var path []string
-	var search func(n *yaml.Node) bool
-	search = func(n *yaml.Node) bool {
-		if n.Line == line && n.Column == column {
-			return true
-		}
-		switch n.Kind {
-		case yaml.MappingNode:
-			for i := 0; i+1 < len(n.Content); i += 2 {
-				path = append(path, n.Content[i].Value)
-				if search(n.Content[i+1]) {
-					return true
-				}
-				path = path[:len(path)-1]
-			}
-		case yaml.SequenceNode:
-			for i, item := range n.Content {
-				path = append(path, strconv.Itoa(i))
-				if search(item) {
-					return true
-				}
-				path = path[:len(path)-1]
-			}
-		}
-		return false
+	if t.root.Line == line && t.root.Column == column {
+		return "", true
 	}
-	if !search(t.root) {
-		return "", false
-	}
-	return joinPointer(path), true
+	return t.search(func(_ string, value *yaml.Node) bool {
+		return value.Line == line && value.Column == column
+	})
 }
 
 // findRef returns the pointer and position of the first "$ref" whose value is
@@ -110,39 +86,57 @@ func (t *sourceTree) findRef(ref string) (pointer string, line, column int, foun
 	if t == nil || t.root == nil {
 		return "", 0, 0, false
 	}
-	var path []string
 	var hit *yaml.Node
-	var search func(n *yaml.Node) bool
-	search = func(n *yaml.Node) bool {
+	pointer, found = t.search(func(key string, value *yaml.Node) bool {
+		if key == "$ref" && value.Kind == yaml.ScalarNode && value.Value == ref {
+			hit = value
+			return true
+		}
+		return false
+	})
+	if !found {
+		return "", 0, 0, false
+	}
+	return pointer, hit.Line, hit.Column, true
+}
+
+// search walks the tree in document order (not through aliases) and returns
+// the pointer of the first value match accepts; key is the mapping key or
+// sequence index that leads to the value.
+func (t *sourceTree) search(match func(key string, value *yaml.Node) bool) (string, bool) {
+	var path []string
+	var found string
+	var visit func(n *yaml.Node) bool
+	step := func(key string, value *yaml.Node) bool {
+		path = append(path, key)
+		defer func() { path = path[:len(path)-1] }()
+		if match(key, value) {
+			found = joinPointer(path)
+			return true
+		}
+		return visit(value)
+	}
+	visit = func(n *yaml.Node) bool {
 		switch n.Kind {
 		case yaml.MappingNode:
 			for i := 0; i+1 < len(n.Content); i += 2 {
-				key, value := n.Content[i], n.Content[i+1]
-				path = append(path, key.Value)
-				if key.Value == "$ref" && value.Kind == yaml.ScalarNode && value.Value == ref {
-					hit = value
+				if step(n.Content[i].Value, n.Content[i+1]) {
 					return true
 				}
-				if search(value) {
-					return true
-				}
-				path = path[:len(path)-1]
 			}
 		case yaml.SequenceNode:
 			for i, item := range n.Content {
-				path = append(path, strconv.Itoa(i))
-				if search(item) {
+				if step(strconv.Itoa(i), item) {
 					return true
 				}
-				path = path[:len(path)-1]
 			}
 		}
 		return false
 	}
-	if !search(t.root) {
-		return "", 0, 0, false
+	if visit(t.root) {
+		return found, true
 	}
-	return joinPointer(path), hit.Line, hit.Column, true
+	return "", false
 }
 
 // splitPointer splits an RFC 6901 pointer into unescaped tokens.
