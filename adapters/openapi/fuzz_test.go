@@ -3,8 +3,8 @@ package openapi
 import (
 	"context"
 	"errors"
-	"time"
 	"testing"
+	"time"
 )
 
 // FuzzImport feeds Import arbitrary bytes: it must return a result or an
