@@ -30,7 +30,7 @@ func BenchmarkImportStripe(b *testing.B) {
 
 func BenchmarkImportSynthetic(b *testing.B) {
 	data := syntheticDocument(250)
-	b.Logf("synthetic document: %.1f MB", float64(len(data))/(1<<20))
+	b.Logf("synthetic document: %.1f MB", float64(len(data))/1e6)
 	benchmarkSideBySide(b, data)
 }
 

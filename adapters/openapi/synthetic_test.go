@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
 )
 
 // syntheticDocument generates an OpenAPI 3.0 document in the size class of
@@ -29,7 +32,7 @@ func syntheticDocument(resources int) []byte {
 			"get": map[string]any{
 				"operationId": "list_" + name + "s",
 				"summary":     "List " + name + "s",
-				"description": prose(r, 600),
+				"description": prose(r, 1500),
 				"tags":        []string{fmt.Sprintf("group%d", r%20)},
 				"parameters": []any{
 					map[string]any{"name": "per_page", "in": "query", "description": prose(r+1, 200), "schema": map[string]any{"type": "integer", "maximum": 100}},
@@ -37,14 +40,16 @@ func syntheticDocument(resources int) []byte {
 					map[string]any{"name": "sort", "in": "query", "schema": map[string]any{"type": "string", "enum": []string{"created", "updated", "name"}}},
 				},
 				"responses": map[string]any{
-					"200":     map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{"schema": listRef}}},
+					"200": map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{
+						"schema": listRef, "example": exampleList(r),
+					}}},
 					"default": errorResponse,
 				},
 			},
 			"post": map[string]any{
 				"operationId": "create_" + name,
 				"summary":     "Create a " + name,
-				"description": prose(r+3, 600),
+				"description": prose(r+3, 1500),
 				"requestBody": map[string]any{"required": true, "content": map[string]any{"application/json": map[string]any{"schema": ref}}},
 				"responses": map[string]any{
 					"201":     map[string]any{"description": "Created", "content": map[string]any{"application/json": map[string]any{"schema": ref}}},
@@ -57,9 +62,11 @@ func syntheticDocument(resources int) []byte {
 			"get": map[string]any{
 				"operationId": "get_" + name,
 				"summary":     "Get a " + name,
-				"description": prose(r+4, 600),
+				"description": prose(r+4, 1500),
 				"responses": map[string]any{
-					"200":     map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{"schema": ref}}},
+					"200": map[string]any{"description": "OK", "content": map[string]any{"application/json": map[string]any{
+						"schema": ref, "example": exampleList(r)["data"].([]any)[0],
+					}}},
 					"default": errorResponse,
 				},
 			},
@@ -120,14 +127,27 @@ func resourceSchema(r, resources int) map[string]any {
 			},
 		},
 	}
-	for p := 0; p < 60; p++ {
+	for p := 0; p < 80; p++ {
 		kind := []string{"string", "integer", "boolean", "number"}[p%4]
 		props[fmt.Sprintf("field_%d", p)] = map[string]any{
 			"type":        kind,
-			"description": prose(r*61+p, 120),
+			"description": prose(r*81+p, 500),
 		}
 	}
 	return map[string]any{"type": "object", "required": []string{"id", "created_at"}, "properties": props, "description": prose(r, 400)}
+}
+
+// exampleList is a response example of a few resources, as real documents carry.
+func exampleList(r int) map[string]any {
+	var items []any
+	for i := 0; i < 3; i++ {
+		item := map[string]any{"id": fmt.Sprintf("res_%d_%d", r, i), "created_at": "2024-01-01T00:00:00Z"}
+		for p := 0; p < 20; p++ {
+			item[fmt.Sprintf("field_%d", p*4)] = prose(r+i+p, 24)
+		}
+		items = append(items, item)
+	}
+	return map[string]any{"data": items, "has_more": false, "url": "/resources"}
 }
 
 // prose returns n bytes of varied filler text.
@@ -140,4 +160,15 @@ func prose(seed, n int) string {
 		b.WriteByte(' ')
 	}
 	return b.String()[:n]
+}
+
+func TestSyntheticDocumentImports(t *testing.T) {
+	t.Parallel()
+	res := importDoc(t, string(syntheticDocument(10)), Options{})
+	assert.Len(t, res.Operations, 40)
+	assert.Empty(t, res.Warnings)
+	assert.Contains(t, Links(res.Operations), Link{
+		Key: "resource3_id", Consumer: "delete_resource3", Parameter: "resource3_id", In: "path", Required: true,
+		Producer: "list_resource3s", Field: "/data/*/id",
+	})
 }
