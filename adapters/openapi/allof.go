@@ -66,7 +66,8 @@ func (c *schemaConverter) mergeSingle(s *openapi3.Schema) (*openapi3.Schema, boo
 	return &out, true
 }
 
-// mergeObjects folds object members into one object.
+// mergeObjects folds object members into one object; the parent's own
+// keywords (nullable, description...) win over the members'.
 func (c *schemaConverter) mergeObjects(s *openapi3.Schema) (*openapi3.Schema, bool) {
 	if !plainObject(s, true) {
 		return nil, false
@@ -112,7 +113,6 @@ func (c *schemaConverter) mergeObjects(s *openapi3.Schema) (*openapi3.Schema, bo
 		if out.Title == "" {
 			out.Title = member.Title
 		}
-		out.Nullable = out.Nullable && member.Nullable
 	}
 	return &out, true
 }

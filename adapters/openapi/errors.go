@@ -6,7 +6,10 @@ import (
 	"strings"
 )
 
-// Code names a class of import problem; it is stable and safe to show to API clients.
+// Code names a class of import problem; it is stable and safe to show to API
+// clients. Errors carry one of the constants below; warnings may also carry
+// the code of the kin-openapi validation rule that found them, in snake case
+// ("extra_sibling_fields", "schema_items_required").
 type Code string
 
 // Codes of the problems Import reports, as errors or as warnings.

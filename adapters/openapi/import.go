@@ -55,6 +55,9 @@ func Import(ctx context.Context, doc []byte, opts Options) (res *Result, err err
 	if err := opts.Validate(); err != nil {
 		return nil, fmt.Errorf("import openapi document: %w", err)
 	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("import openapi document: %w", err)
+	}
 	opts.setDefaults()
 	if int64(len(doc)) > opts.MaxBytes {
 		return nil, tooLarge(opts.MaxBytes)

@@ -185,6 +185,12 @@ func TestSchemaMapping(t *testing.T) {
               required: [barks]
               properties:
                 barks: {type: boolean}
+        owner:
+          nullable: true
+          allOf:
+            - {$ref: '#/components/schemas/Pet'}
+            - properties:
+                name: {type: string}
         clash:
           allOf:
             - {$ref: '#/components/schemas/Pet'}
@@ -227,6 +233,10 @@ func TestSchemaMapping(t *testing.T) {
 		assert.Equal(t, []any{"kind", "barks"}, dog["required"])
 		assert.Contains(t, dog["properties"], "barks")
 		assert.Contains(t, dog["properties"], "kind")
+
+		owner := at(t, response, "properties", "owner").(map[string]any)
+		assert.Equal(t, []any{"object", "null"}, owner["type"], "the parent's nullable wins")
+		assert.Contains(t, owner["properties"], "name")
 
 		clash := at(t, response, "properties", "clash").(map[string]any)
 		assert.Len(t, clash["allOf"], 2, "conflicting definitions of kind stay an allOf")

@@ -89,7 +89,7 @@ func (v *validation) schema(ctx context.Context, ref *openapi3.SchemaRef, pointe
 		return
 	}
 	if ref.Value == nil {
-		v.add(Problem{Code: CodeDanglingRef, Message: fmt.Sprintf("$ref %q does not resolve to a schema", ref.Ref), Pointer: pointer})
+		v.add(Problem{Code: CodeDanglingRef, Message: fmt.Sprintf("$ref %q does not resolve to a schema", ref.Ref), Pointer: pointer + "/$ref"})
 		return
 	}
 	if target, ok := refPointer(ref.Ref); ok && ref.Ref != "" {
