@@ -32,7 +32,9 @@ type Result struct {
 	// key in content-addressed storage.
 	ContentHash string `json:"content_hash"`
 	// Warnings are the problems that did not prevent the import.
-	Warnings   []Problem   `json:"warnings,omitempty"`
+	Warnings []Problem `json:"warnings,omitempty"`
+	// Operations is the catalogue, by path then method. Operations sharing a
+	// schema share its bytes: treat the schemas as read-only.
 	Operations []Operation `json:"operations"`
 }
 
