@@ -55,6 +55,10 @@ LANGUAGE plpgsql
 -- would re-plan every statement on every call (more than doubling the
 -- function's cost); the generic plans are the right ones for every call.
 SET plan_cache_mode = force_generic_plan
+-- The service role may execute this function but not INSERT into events
+-- itself, so every append takes the stream lock and the version check.
+SECURITY DEFINER
+SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     n        int := coalesce(array_length(p_ids, 1), 0);
@@ -107,3 +111,5 @@ BEGIN
             RETURNING stream_version, transaction_id, global_position)
         SELECT * FROM inserted ORDER BY stream_version DESC LIMIT 1;
 END $$;
+
+REVOKE EXECUTE ON FUNCTION append_events(text, bigint, uuid[], text[], text, jsonb[], jsonb[]) FROM PUBLIC;

@@ -10,8 +10,9 @@ import (
 )
 
 // GrantAppRole gives role, the service's day-to-day login, what it needs in
-// the database ownerPool is connected to, and no more: SELECT and INSERT on
-// events (never UPDATE, DELETE or TRUNCATE), EXECUTE on append_events, the
+// the database ownerPool is connected to, and no more: SELECT on events
+// (never INSERT, UPDATE, DELETE or TRUNCATE: appends go through
+// append_events, a SECURITY DEFINER function it may EXECUTE), the
 // sequences, SELECT on golang-migrate's bookkeeping, full DML on every other
 // table of schema public, CREATE on the database (for read-model schemas),
 // and default privileges so tables and sequences that ownerPool's role
@@ -45,9 +46,10 @@ func GrantAppRole(ctx context.Context, ownerPool *pgxpool.Pool, role string) err
 		"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO " + r,
 		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO " + r,
 		"ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO " + r,
-		// The event log is append-only for the service.
-		"REVOKE UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON events FROM " + r,
-		"GRANT SELECT, INSERT ON events TO " + r,
+		// The event log is append-only for the service, and appends go only
+		// through append_events (SECURITY DEFINER), which takes the stream lock.
+		"REVOKE INSERT, UPDATE, DELETE, TRUNCATE, REFERENCES, TRIGGER ON events FROM " + r,
+		"GRANT SELECT ON events TO " + r,
 		"GRANT EXECUTE ON FUNCTION append_events(text, bigint, uuid[], text[], text, jsonb[], jsonb[]) TO " + r,
 	}
 	tx, err := ownerPool.Begin(ctx)

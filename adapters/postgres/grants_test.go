@@ -91,7 +91,9 @@ func TestGrantAppRole(t *testing.T) {
 		stmts   []string
 		wantMsg string
 	}{
-		{"app role may not change events", app.Exec, []string{
+		{"app role may not change events nor bypass append_events", app.Exec, []string{
+			`INSERT INTO events (event_id, stream_id, stream_version, event_type, data, metadata)
+			 VALUES (gen_random_uuid(), 'grant-1', 1, 'Forged', '{}', '{}')`,
 			`UPDATE events SET event_type = 'Forged'`, `DELETE FROM events`, `TRUNCATE events`,
 		}, "permission denied for table events"},
 		{"app role may not move the schema version", app.Exec, []string{
