@@ -17,7 +17,11 @@ TEST_ADMIN_URL ?= $(or $(APIQ_TEST_DATABASE_URL),postgres://postgres@127.0.0.1:5
 # Packages with benchmarks, found when `make bench` runs.
 BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build run test bench lint postgres clean
+# npm-installed test servers (json-server, Prism): see deploy/testservers/README.md.
+TESTSERVERS_DIR := deploy/testservers
+TESTSERVERS_STAMP := $(TESTSERVERS_DIR)/node_modules/.apiq-installed-lock.json
+
+.PHONY: all build run test bench lint postgres testservers clean
 
 all: lint test
 
@@ -34,7 +38,19 @@ run: build
 	APIQ_DATABASE_URL="$${APIQ_DATABASE_URL:-$(RUN_SERVICE_URL)}" \
 	./$(BIN) serve
 
-test:
+# Installs the npm test servers once, and again only when the lock file
+# changes. Without npm it says so and goes on: their tests then fail with
+# the same advice (they never skip).
+testservers:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "testservers: npm not found; install Node.js >= 18 and npm, or the json-server and Prism tests fail"; \
+	elif ! cmp -s $(TESTSERVERS_DIR)/package-lock.json $(TESTSERVERS_STAMP); then \
+	  echo "testservers: npm ci --prefix $(TESTSERVERS_DIR)"; \
+	  npm ci --prefix $(TESTSERVERS_DIR) --no-audit --no-fund --loglevel=error >/dev/null && \
+	  cp $(TESTSERVERS_DIR)/package-lock.json $(TESTSERVERS_STAMP); \
+	fi
+
+test: testservers
 	APIQ_PG_ADMIN_URL="$(TEST_ADMIN_URL)" deploy/local-postgres.sh ensure -q
 	$(GO) test -p 2 -count=1 -timeout $(TEST_TIMEOUT) ./...
 
