@@ -274,3 +274,47 @@ func (p *provider) authorize(t *testing.T, authorizeURL, username, password stri
 
 // username is the example provider's static user on this host.
 func (p *provider) username() string { return "test-user@127.0.0.1" }
+
+// newAPI starts a resource server that accepts a bearer token only while the
+// provider says it is active (RFC 7662 introspection, as the provider's own
+// client) and answers 401 with an RFC 6750 challenge otherwise.
+func (p *provider) newAPI(t *testing.T) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		refuse := func() {
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+		}
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok {
+			refuse()
+			return
+		}
+		req, err := http.NewRequestWithContext(r.Context(), http.MethodPost, p.url("/oauth/introspect"),
+			strings.NewReader(url.Values{"token": {token}}.Encode()))
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		req.SetBasicAuth(webClientID, webClientSecret)
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusBadGateway)
+			return
+		}
+		defer func() { _ = resp.Body.Close() }()
+		var info struct {
+			Active  bool   `json:"active"`
+			Subject string `json:"sub"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || !info.Active {
+			refuse()
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]string{"sub": info.Subject})
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
