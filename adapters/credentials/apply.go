@@ -247,6 +247,10 @@ func (m *Manager) Do(ctx context.Context, tenant, connectionID string, creds con
 	}
 	res2, applied2, _, err := send(ctx)
 	applied = applied.merge(applied2)
+	if res2 == nil {
+		// Nothing was sent again: the 401 stays the answer.
+		return res, applied, err
+	}
 	if err != nil {
 		return res2, applied, err
 	}
@@ -262,6 +266,6 @@ func (m *Manager) renew(ctx context.Context, tenant, connectionID string, creds 
 		m.dropClientToken(tenant, connectionID, u.token)
 		return nil
 	}
-	_, err := m.refreshAuthorizationCode(ctx, tenant, connectionID, u.sealed)
+	_, err := m.refreshAuthorizationCode(ctx, tenant, connectionID, u.sealed, fingerprint(creds))
 	return err
 }

@@ -154,7 +154,10 @@ type Config struct {
 	// included, so they are SSRF-checked like API calls.
 	Outbound *outbound.Client
 	// DB holds pending authorisations (oauth_authorizations) and the
-	// advisory locks that serialise refreshes across processes.
+	// advisory locks that serialise refreshes across processes. A refresh
+	// holds one of its connections (no transaction) for the provider call,
+	// at most TokenCallTimeout; size the pool for the refreshes that may
+	// run at once, or give credentials a small pool of its own.
 	DB *pgxpool.Pool
 	// Tokens reads and persists authorization-code tokens.
 	Tokens TokenStore
@@ -260,15 +263,19 @@ func (m *Manager) fresh(expiresAt time.Time) bool {
 }
 
 // expiry is when a token the provider just issued expires, by the Manager's
-// clock; nil when the provider did not say.
+// clock; nil when the provider did not say. x/oauth2 sets Expiry by the
+// system clock on receipt (and clientcredentials drops ExpiresIn), so the
+// time left is carried over to the Manager's clock.
 func (m *Manager) expiry(expiresIn int64, expiry time.Time) *time.Time {
+	var left time.Duration
 	switch {
 	case expiresIn > 0:
-		t := m.cfg.Now().Add(time.Duration(expiresIn) * time.Second).UTC()
-		return &t
+		left = time.Duration(expiresIn) * time.Second
 	case !expiry.IsZero():
-		t := expiry.UTC()
-		return &t
+		left = time.Until(expiry)
+	default:
+		return nil
 	}
-	return nil
+	t := m.cfg.Now().Add(left).UTC()
+	return &t
 }

@@ -220,6 +220,15 @@ func TestRefreshBeforeExpiryPersistsTheRotatedRefreshToken(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 200, res.Status, "body: %s", res.Body)
 	assert.Equal(t, 1, p.grantCount("refresh_token"))
+
+	// Replaced credentials wait for their own authorisation: the cached
+	// tokens of the old ones are not used.
+	replacement, err := e.manager.Seal(ctx, e.tenant, "conn-refresh", authorizationCodeInput(p), credentials.Document{})
+	require.NoError(t, err)
+	e.append(t, "conn-refresh", eventstore.Any, connection.CredentialsRotated{Credentials: replacement})
+	req := me(api)
+	_, err = e.manager.Apply(ctx, &req, e.tenant, "conn-refresh", replacement)
+	assert.ErrorIs(t, err, credentials.ErrNotAuthorized)
 }
 
 func TestConcurrentCallersTriggerOneRefresh(t *testing.T) {
@@ -362,6 +371,8 @@ func TestClientCredentials(t *testing.T) {
 		second := bearer(t, e.manager, "conn-cc", creds)
 		assert.NotEqual(t, first, second)
 		assert.Equal(t, 2, p.grantCount("client_credentials"), "fetched again before expiry")
+		assert.Equal(t, second, bearer(t, e.manager, "conn-cc", creds))
+		assert.Equal(t, 2, p.grantCount("client_credentials"), "the new token is cached for its own lifetime")
 
 		rotated := seal("conn-cc", serviceSecret)
 		third := bearer(t, e.manager, "conn-cc", rotated)

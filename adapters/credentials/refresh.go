@@ -17,6 +17,9 @@ import (
 // codeTokens are an authorization-code connection's tokens: sealed as the
 // stream holds them, with the access token opened once it was needed.
 type codeTokens struct {
+	// fingerprint identifies the client the tokens belong to, so replaced
+	// credentials miss the cache.
+	fingerprint   string
 	accessSealed  string
 	refreshSealed string
 	expiresAt     time.Time // zero: the provider did not say
@@ -24,7 +27,7 @@ type codeTokens struct {
 }
 
 func tokensOf(creds connection.Credentials) codeTokens {
-	t := codeTokens{accessSealed: creds.Sealed[FieldAccessToken], refreshSealed: creds.Sealed[FieldRefreshToken]}
+	t := codeTokens{fingerprint: fingerprint(creds), accessSealed: creds.Sealed[FieldAccessToken], refreshSealed: creds.Sealed[FieldRefreshToken]}
 	if creds.ExpiresAt != nil {
 		t.expiresAt = *creds.ExpiresAt
 	}
@@ -55,19 +58,33 @@ func (m *Manager) authorizationCodeToken(ctx context.Context, tenant, connection
 		}
 		return cur, false, nil
 	}
-	t, err := m.refreshAuthorizationCode(ctx, tenant, connectionID, cur.accessSealed)
+	t, err := m.refreshAuthorizationCode(ctx, tenant, connectionID, cur.accessSealed, cur.fingerprint)
 	return t, err == nil, err
 }
 
 // newest returns the cached tokens when they are those given (opened) or
-// newer, else the given ones.
+// newer ones of the same client, else the given ones. Given no tokens, it
+// gives none: the caller asks the stream rather than trust a cache that
+// may predate replaced credentials.
 func (m *Manager) newest(key string, given codeTokens) codeTokens {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if c := m.codeTokens[key]; c != nil && (c.accessSealed == given.accessSealed || given.empty() || c.expiresAt.After(given.expiresAt)) {
+	if given.empty() {
+		return given
+	}
+	if c := m.cached(key, given.fingerprint); c != nil && (c.accessSealed == given.accessSealed || c.expiresAt.After(given.expiresAt)) {
 		return *c
 	}
 	return given
+}
+
+// cached returns the tokens cached for a connection's client, if any.
+func (m *Manager) cached(key, fingerprint string) *codeTokens {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if c := m.codeTokens[key]; c != nil && c.fingerprint == fingerprint {
+		t := *c
+		return &t
+	}
+	return nil
 }
 
 // open decrypts the access token and caches the tokens, unless newer ones
@@ -97,11 +114,11 @@ func (m *Manager) remember(key string, t codeTokens) {
 // refresh at a time per connection, in this process (singleflight) and
 // across processes (a PostgreSQL advisory lock), and none at all when the
 // stream already holds newer tokens than stale.
-func (m *Manager) refreshAuthorizationCode(ctx context.Context, tenant, connectionID, stale string) (codeTokens, error) {
+func (m *Manager) refreshAuthorizationCode(ctx context.Context, tenant, connectionID, stale, fingerprint string) (codeTokens, error) {
 	key := cacheKey(tenant, connectionID)
 	v, err, _ := m.flight.Do("ac\x00"+key, func() (any, error) {
-		if c := m.newest(key, codeTokens{}); c.accessSealed != "" && c.accessSealed != stale && m.fresh(c.expiresAt) {
-			return c, nil
+		if c := m.cached(key, fingerprint); c != nil && c.accessSealed != stale && m.fresh(c.expiresAt) {
+			return *c, nil
 		}
 		// The refresh serves every caller waiting on it: one caller giving
 		// up must not fail the others.
@@ -164,6 +181,7 @@ func (m *Manager) refreshLocked(ctx context.Context, tenant, connectionID, stale
 	if err != nil {
 		return codeTokens{}, err
 	}
+	next.fingerprint = cur.fingerprint
 	// The tokens are valid whatever happens to the save: this process keeps
 	// using them.
 	m.remember(cacheKey(tenant, connectionID), next)
