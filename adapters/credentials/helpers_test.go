@@ -46,6 +46,27 @@ type env struct {
 	clock    *clock
 	manager  *credentials.Manager
 	tenant   string
+	// logs keeps every line the Manager and the outbound client logged.
+	logs   *logBuffer
+	logger *slog.Logger
+}
+
+// logBuffer is a log destination safe for concurrent writers.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newEnv(t *testing.T) *env {
@@ -57,17 +78,20 @@ func newEnv(t *testing.T) *env {
 	require.NoError(t, err)
 	v, err := vault.New(pool, ring, vault.Options{})
 	require.NoError(t, err)
+	logs := &logBuffer{}
+	logger := slog.New(slog.NewTextHandler(io.MultiWriter(t.Output(), logs), &slog.HandlerOptions{Level: slog.LevelDebug}))
 	client, err := outbound.New(outbound.Config{
 		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")},
 		Retry: outbound.RetryConfig{BaseDelay: 10 * time.Millisecond, MaxDelay: 50 * time.Millisecond},
-	}, testLogger(t), nil)
+	}, logger, nil)
 	require.NoError(t, err)
 	t.Cleanup(client.Close)
 	events, err := pgstore.New(pool)
 	require.NoError(t, err)
 	tokens, err := credentials.NewStreamTokenStore(events)
 	require.NoError(t, err)
-	e := &env{pool: pool, vault: v, outbound: client, events: events, tokens: tokens, clock: &clock{}, tenant: "tenant-1"}
+	e := &env{pool: pool, vault: v, outbound: client, events: events, tokens: tokens, clock: &clock{}, tenant: "tenant-1",
+		logs: logs, logger: logger}
 	e.manager = e.newManager(t)
 	return e
 }
@@ -78,14 +102,10 @@ func (e *env) newManager(t *testing.T) *credentials.Manager {
 	t.Helper()
 	m, err := credentials.New(credentials.Config{
 		Vault: e.vault, Outbound: e.outbound, DB: e.pool, Tokens: e.tokens,
-		Logger: testLogger(t), Now: e.clock.Now,
+		Logger: e.logger, Now: e.clock.Now,
 	})
 	require.NoError(t, err)
 	return m
-}
-
-func testLogger(t testing.TB) *slog.Logger {
-	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
 }
 
 // clock is real time moved forward by what the test skips.

@@ -97,7 +97,9 @@ var typeRules = map[string]struct{ required, optional []string }{
 }
 
 // Types lists the credential types in the order the API documents them.
-var Types = []string{TypeNone, TypeAPIKey, TypeBearer, TypeBasic, TypeOAuth2ClientCredentials, TypeOAuth2AuthorizationCode}
+func Types() []string {
+	return []string{TypeNone, TypeAPIKey, TypeBearer, TypeBasic, TypeOAuth2ClientCredentials, TypeOAuth2AuthorizationCode}
+}
 
 // FieldPrefix is prepended to field names in validation errors: the auth
 // object is the "auth" member of a connection request.
@@ -128,9 +130,9 @@ func (in Input) Validate() error {
 	rules, ok := typeRules[in.Type]
 	if !ok {
 		if in.Type == "" {
-			return invalid("type", "required", "the credential type is required (one of "+strings.Join(Types, ", ")+")")
+			return invalid("type", "required", "the credential type is required (one of "+strings.Join(Types(), ", ")+")")
 		}
-		return invalid("type", "unsupported_type", fmt.Sprintf("unknown credential type %q (one of %s)", in.Type, strings.Join(Types, ", ")))
+		return invalid("type", "unsupported_type", fmt.Sprintf("unknown credential type %q (one of %s)", in.Type, strings.Join(Types(), ", ")))
 	}
 	var errs []error
 	fields := in.fields()

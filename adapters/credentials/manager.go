@@ -1,16 +1,3 @@
-// Package credentials turns a connection's auth input into sealed
-// connection.Credentials and applies them to outbound calls: API keys
-// (header, query, cookie), bearer tokens, basic auth, OAuth2 client
-// credentials and the OAuth2 authorization-code flow with PKCE and state,
-// with tokens refreshed before they expire (one refresh at a time per
-// connection, across processes), rotated refresh tokens handed to a
-// TokenStore to persist, refused tokens reported as
-// ErrReauthorizationRequired, and revocation (RFC 7009) on delete.
-//
-// Secrets exist in plaintext only in memory, at call time: events carry vault
-// ciphertexts scoped to (tenant, "connection:<id>", field). Every request to
-// a token, revocation or discovery endpoint goes through the SSRF-safe
-// outbound client.
 package credentials
 
 import (

@@ -436,7 +436,7 @@ func TestSavingRefreshedTokensAfterTheStreamMovedOn(t *testing.T) {
 	ctx := context.Background()
 	managerWith := func(store credentials.TokenStore) *credentials.Manager {
 		m, err := credentials.New(credentials.Config{Vault: e.vault, Outbound: e.outbound, DB: e.pool, Tokens: store,
-			Logger: testLogger(t), Now: e.clock.Now})
+			Logger: e.logger, Now: e.clock.Now})
 		require.NoError(t, err)
 		return m
 	}

@@ -243,6 +243,12 @@ func (m *Manager) applyScheme(ctx context.Context, in *Input, s openapi.Security
 			return nil
 		}
 		endpoints, err := m.discover(ctx, resolveURL(baseURL, s.OpenIDConnectURL))
+		if err != nil && len(in.missingDefaults()) == 0 {
+			// Only the revocation endpoint was wanted: tokens will not be
+			// revoked on delete, which is no reason to refuse the credentials.
+			m.cfg.Logger.WarnContext(ctx, "openid discovery failed; no revocation endpoint", "scheme", s.Name, "error", err)
+			return nil
+		}
 		if err != nil {
 			return invalid("scheme", "discovery_failed", fmt.Sprintf(
 				"the OpenID configuration of scheme %q could not be read: %v; give the URLs instead", s.Name, err))

@@ -268,9 +268,7 @@ components:
 		"authorize_url": p.url("/auth"), "token_url": p.url("/oauth/token"), "revocation_url": p.url("/revoke"),
 	}, creds.Public)
 
-	_, err = e.manager.Seal(context.Background(), e.tenant, "conn-oidc-2", credentials.Input{
-		Type: "oauth2_client_credentials", ClientID: "c", ClientSecret: "s",
-	}, importDocument(t, strings.ReplaceAll(`
+	broken := importDocument(t, strings.ReplaceAll(`
 openapi: 3.0.3
 info: {title: OIDC, version: "1"}
 paths:
@@ -280,6 +278,16 @@ paths:
 components:
   securitySchemes:
     oidc: {type: openIdConnect, openIdConnectUrl: "URL"}
-`, "URL", p.url("/no-such-document"))))
-	assert.Equal(t, []string{"auth.scheme:discovery_failed"}, invalidFields(err))
+`, "URL", p.url("/no-such-document")))
+	_, err = e.manager.Seal(context.Background(), e.tenant, "conn-oidc-2", credentials.Input{
+		Type: "oauth2_client_credentials", ClientID: "c", ClientSecret: "s",
+	}, broken)
+	assert.Equal(t, []string{"auth.scheme:discovery_failed"}, invalidFields(err), "the token URL was nowhere to be found")
+
+	creds, err = e.manager.Seal(context.Background(), e.tenant, "conn-oidc-3", credentials.Input{
+		Type: "oauth2_client_credentials", ClientID: "c", ClientSecret: "s", TokenURL: p.url("/oauth/token"),
+	}, broken)
+	require.NoError(t, err, "only the revocation endpoint was missing")
+	assert.Equal(t, "oidc", creds.Public["scheme"])
+	assert.NotContains(t, creds.Public, "revocation_url")
 }
