@@ -505,4 +505,11 @@ func TestStreamTokenStore(t *testing.T) {
 	_, _, err = e.tokens.CurrentCredentials(ctx, e.tenant, "conn-fold")
 	assert.ErrorIs(t, err, credentials.ErrConnectionNotFound, "deleted")
 	assert.True(t, errors.Is(err, domain.ErrNotFound))
+	assert.ErrorIs(t, e.tokens.SaveTokens(ctx, e.tenant, "conn-fold", 4, connection.OAuthTokensRefreshed{KeyID: "k1",
+		Sealed: map[string]string{"access_token": "a4"}}), credentials.ErrConnectionNotFound, "a deleted connection takes no tokens")
+
+	e.register(t, "conn-key", connection.Credentials{Type: "api_key", Public: map[string]string{"name": "k", "in": "header"},
+		Sealed: map[string]string{"api_key": "x"}})
+	assert.ErrorIs(t, e.tokens.SaveTokens(ctx, e.tenant, "conn-key", 1, connection.OAuthTokensRefreshed{KeyID: "k1",
+		Sealed: map[string]string{"access_token": "a1"}}), connection.ErrNotAuthorizationCode, "the aggregate decides")
 }

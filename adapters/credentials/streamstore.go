@@ -20,8 +20,8 @@ import (
 var ErrConnectionNotFound = domain.NewError(domain.ErrNotFound, "connection_not_found", "connection not found")
 
 // StreamTokenStore is a TokenStore on the event store port: it folds the
-// connection's stream (credentials set or rotated, tokens refreshed, deleted)
-// and appends connection.oauth_tokens_refreshed as the system actor.
+// connection's stream with the aggregate's own Evolve and appends
+// connection.oauth_tokens_refreshed as the system actor.
 type StreamTokenStore struct {
 	store eventstore.Store
 	now   func() time.Time
@@ -39,54 +39,66 @@ func NewStreamTokenStore(store eventstore.Store) (*StreamTokenStore, error) {
 
 // CurrentCredentials folds the connection's stream into its credentials.
 func (s *StreamTokenStore) CurrentCredentials(ctx context.Context, tenant, connectionID string) (connection.Credentials, int64, error) {
+	state, version, err := s.load(ctx, tenant, connectionID)
+	if err != nil {
+		return connection.Credentials{}, 0, err
+	}
+	creds := state.Credentials
+	creds.Public = maps.Clone(creds.Public)
+	creds.Sealed = maps.Clone(creds.Sealed)
+	return creds, version, nil
+}
+
+// load folds a live connection's stream with the aggregate's Evolve.
+func (s *StreamTokenStore) load(ctx context.Context, tenant, connectionID string) (connection.State, int64, error) {
 	stream := connection.StreamPrefix + connectionID
 	recorded, err := s.store.ReadStream(ctx, stream, 0, 0)
 	if errors.Is(err, eventstore.ErrStreamNotFound) {
-		return connection.Credentials{}, 0, fmt.Errorf("read %s: %w", stream, ErrConnectionNotFound)
+		return connection.State{}, 0, fmt.Errorf("read %s: %w", stream, ErrConnectionNotFound)
 	}
 	if err != nil {
-		return connection.Credentials{}, 0, fmt.Errorf("read %s: %w", stream, err)
+		return connection.State{}, 0, fmt.Errorf("read %s: %w", stream, err)
 	}
 	var (
-		creds   connection.Credentials
+		state   connection.State
 		version int64
 	)
 	for _, rec := range recorded {
 		if rec.Metadata.TenantID != tenant {
-			return connection.Credentials{}, 0, fmt.Errorf("read %s: %w", stream, ErrConnectionNotFound)
+			return connection.State{}, 0, fmt.Errorf("read %s: %w", stream, ErrConnectionNotFound)
 		}
 		version = rec.Version
 		ev, ok, err := connection.Decode(rec.Type, rec.Metadata.SchemaVersion, rec.Data)
 		if err != nil {
-			return connection.Credentials{}, 0, fmt.Errorf("read %s at version %d: %w", stream, rec.Version, err)
+			return connection.State{}, 0, fmt.Errorf("read %s at version %d: %w", stream, rec.Version, err)
 		}
-		if !ok {
-			continue
-		}
-		switch e := ev.(type) {
-		case connection.CredentialsSet:
-			creds = cloneCredentials(e.Credentials)
-		case connection.CredentialsRotated:
-			creds = cloneCredentials(e.Credentials)
-		case connection.OAuthTokensRefreshed:
-			if creds.Sealed == nil {
-				creds.Sealed = map[string]string{}
-			}
-			maps.Copy(creds.Sealed, e.Sealed)
-			creds.KeyID = e.KeyID
-			creds.ExpiresAt = e.ExpiresAt
-		case connection.Deleted:
-			return connection.Credentials{}, 0, fmt.Errorf("read %s: deleted: %w", stream, ErrConnectionNotFound)
+		if ok {
+			state = connection.Evolve(state, ev)
 		}
 	}
-	return creds, version, nil
+	if !state.Live() {
+		return connection.State{}, 0, fmt.Errorf("read %s: %w", stream, ErrConnectionNotFound)
+	}
+	return state, version, nil
 }
 
-// SaveTokens appends connection.oauth_tokens_refreshed at expectedVersion.
-// Its event id derives from the sealed access token, so saving the same
-// tokens twice appends once.
+// SaveTokens appends connection.oauth_tokens_refreshed at expectedVersion,
+// as the aggregate decides it (connection.RecordTokens). Its event id
+// derives from the sealed access token, so saving the same tokens twice
+// appends once.
 func (s *StreamTokenStore) SaveTokens(ctx context.Context, tenant, connectionID string, expectedVersion int64, tokens connection.OAuthTokensRefreshed) error {
 	stream := connection.StreamPrefix + connectionID
+	// The aggregate decides, as for any command: a deleted connection or
+	// one whose credentials changed type takes no tokens.
+	// The append's expected version, not this read, guards against
+	// concurrent changes.
+	state, _, err := s.load(ctx, tenant, connectionID)
+	if err != nil {
+		return fmt.Errorf("save tokens to %s: %w", stream, err)
+	}
+	if _, err := connection.Decide(state, connection.RecordTokens{Tokens: tokens}); err != nil {
+		return fmt.Errorf("save tokens to %s: %w", stream, err)
+	}
 	data, err := json.Marshal(tokens)
 	if err != nil {
 		return fmt.Errorf("save tokens to %s: %w", stream, err)
@@ -110,10 +122,4 @@ func (s *StreamTokenStore) SaveTokens(ctx context.Context, tenant, connectionID 
 		return fmt.Errorf("save tokens to %s: %w", stream, err)
 	}
 	return nil
-}
-
-func cloneCredentials(c connection.Credentials) connection.Credentials {
-	c.Public = maps.Clone(c.Public)
-	c.Sealed = maps.Clone(c.Sealed)
-	return c
 }
