@@ -42,6 +42,9 @@ func (e *DocumentFetchError) Error() string {
 	return "fetch document: " + e.Reason
 }
 
+// FetchFailure returns the reason and the answer's status, for the HTTP layer.
+func (e *DocumentFetchError) FetchFailure() (string, int) { return e.Reason, e.Status }
+
 // Unwrap matches ErrDocumentFetch and the cause.
 func (e *DocumentFetchError) Unwrap() []error {
 	if e.Err == nil {

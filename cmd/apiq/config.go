@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"path/filepath"
 	"strconv"
@@ -12,28 +13,33 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/apiq/apiq/adapters/outbound"
 )
 
 // Config is APIQ's configuration, read from APIQ_* environment variables.
 type Config struct {
-	HTTPAddr           string        // APIQ_HTTP_ADDR
-	DatabaseURL        string        // APIQ_DATABASE_URL: the service role
-	MigrateDatabaseURL string        // APIQ_MIGRATE_DATABASE_URL: the owner role, optional
-	DataDir            string        // APIQ_DATA_DIR: generated keys
-	BootstrapEmail     string        // APIQ_BOOTSTRAP_EMAIL
-	BootstrapPassword  string        // APIQ_BOOTSTRAP_PASSWORD
-	BootstrapTenant    string        // APIQ_BOOTSTRAP_TENANT: the first tenant's name
-	ESDBURL            string        // APIQ_ESDB_URL: use EventStoreDB as the event store
-	MasterKey          string        // APIQ_MASTER_KEY: base64 key-encryption key
-	MasterKeyFile      string        // APIQ_MASTER_KEY_FILE
-	LogLevel           slog.Level    // APIQ_LOG_LEVEL: debug, info, warn, error
-	LogFormat          string        // APIQ_LOG_FORMAT: json or text
-	AccessTokenTTL     time.Duration // APIQ_ACCESS_TOKEN_TTL
-	ShutdownTimeout    time.Duration // APIQ_SHUTDOWN_TIMEOUT
-	MaxBodyBytes       int64         // APIQ_MAX_BODY_BYTES
-	ReadyMaxLag        int64         // APIQ_READY_MAX_LAG: events a projector may trail by and stay ready
-	TrustedProxies     []string      // APIQ_TRUSTED_PROXIES: comma-separated CIDRs or IPs
-	OTLPEndpoint       string        // OTEL_EXPORTER_OTLP_ENDPOINT: traces exported when set
+	HTTPAddr           string         // APIQ_HTTP_ADDR
+	DatabaseURL        string         // APIQ_DATABASE_URL: the service role
+	MigrateDatabaseURL string         // APIQ_MIGRATE_DATABASE_URL: the owner role, optional
+	DataDir            string         // APIQ_DATA_DIR: generated keys
+	BootstrapEmail     string         // APIQ_BOOTSTRAP_EMAIL
+	BootstrapPassword  string         // APIQ_BOOTSTRAP_PASSWORD
+	BootstrapTenant    string         // APIQ_BOOTSTRAP_TENANT: the first tenant's name
+	ESDBURL            string         // APIQ_ESDB_URL: use EventStoreDB as the event store
+	MasterKey          string         // APIQ_MASTER_KEY: base64 key-encryption key
+	MasterKeyFile      string         // APIQ_MASTER_KEY_FILE
+	LogLevel           slog.Level     // APIQ_LOG_LEVEL: debug, info, warn, error
+	LogFormat          string         // APIQ_LOG_FORMAT: json or text
+	AccessTokenTTL     time.Duration  // APIQ_ACCESS_TOKEN_TTL
+	ShutdownTimeout    time.Duration  // APIQ_SHUTDOWN_TIMEOUT
+	MaxBodyBytes       int64          // APIQ_MAX_BODY_BYTES
+	ReadyMaxLag        int64          // APIQ_READY_MAX_LAG: events a projector may trail by and stay ready
+	TrustedProxies     []string       // APIQ_TRUSTED_PROXIES: comma-separated CIDRs or IPs
+	OTLPEndpoint       string         // OTEL_EXPORTER_OTLP_ENDPOINT: traces exported when set
+	OutboundAllow      []netip.Prefix // APIQ_OUTBOUND_ALLOW: blocked ranges outbound calls may reach
+	MaxDocumentBytes   int64          // APIQ_MAX_DOCUMENT_BYTES: OpenAPI document size limit
+	PublicURL          string         // APIQ_PUBLIC_URL: where browsers and OAuth providers reach APIQ
 }
 
 // Defaults of the configuration.
@@ -68,6 +74,9 @@ func configVars() []envVar {
 		{"APIQ_MAX_BODY_BYTES", "1048576", "request body limit"},
 		{"APIQ_READY_MAX_LAG", "1000", "events a projector may trail the feed by while /readyz says ready"},
 		{"APIQ_TRUSTED_PROXIES", "", "comma-separated proxies whose X-Forwarded-For is trusted"},
+		{"APIQ_OUTBOUND_ALLOW", "", "comma-separated CIDRs or addresses outbound calls may reach although they are loopback, private, link-local or metadata (none by default)"},
+		{"APIQ_MAX_DOCUMENT_BYTES", "26214400", "largest OpenAPI document a connection may import (413 beyond)"},
+		{"APIQ_PUBLIC_URL", "", "APIQ's external base URL, for the OAuth callback (the request's host when unset)"},
 	}
 }
 
@@ -107,6 +116,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		MasterKey:          get("APIQ_MASTER_KEY", ""),
 		LogFormat:          get("APIQ_LOG_FORMAT", "json"),
 		OTLPEndpoint:       get("OTEL_EXPORTER_OTLP_ENDPOINT", ""),
+		PublicURL:          strings.TrimRight(get("APIQ_PUBLIC_URL", ""), "/"),
 	}
 	cfg.MasterKeyFile = get("APIQ_MASTER_KEY_FILE", filepath.Join(cfg.DataDir, "master.key"))
 	if err := cfg.LogLevel.UnmarshalText([]byte(get("APIQ_LOG_LEVEL", "info"))); err != nil {
@@ -124,6 +134,12 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if cfg.ReadyMaxLag, err = strconv.ParseInt(get("APIQ_READY_MAX_LAG", "1000"), 10, 64); err != nil {
 		errs = append(errs, fmt.Errorf("APIQ_READY_MAX_LAG: %w", err))
+	}
+	if cfg.MaxDocumentBytes, err = strconv.ParseInt(get("APIQ_MAX_DOCUMENT_BYTES", "26214400"), 10, 64); err != nil {
+		errs = append(errs, fmt.Errorf("APIQ_MAX_DOCUMENT_BYTES: %w", err))
+	}
+	if cfg.OutboundAllow, err = outbound.ParseAllowlist(get("APIQ_OUTBOUND_ALLOW", "")); err != nil {
+		errs = append(errs, fmt.Errorf("APIQ_OUTBOUND_ALLOW: %w", err))
 	}
 	for _, p := range strings.Split(get("APIQ_TRUSTED_PROXIES", ""), ",") {
 		if p = strings.TrimSpace(p); p != "" {
@@ -178,6 +194,14 @@ func (c Config) Validate() error {
 	}
 	if c.ReadyMaxLag < 0 {
 		errs = append(errs, errors.New("APIQ_READY_MAX_LAG must not be negative"))
+	}
+	if c.MaxDocumentBytes < 1024 || c.MaxDocumentBytes > 1<<30 {
+		errs = append(errs, errors.New("APIQ_MAX_DOCUMENT_BYTES must be between 1024 and 1073741824"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, errors.New("APIQ_PUBLIC_URL must be an absolute http or https URL"))
+		}
 	}
 	return errors.Join(errs...)
 }

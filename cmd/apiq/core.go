@@ -14,6 +14,7 @@ import (
 	"github.com/apiq/apiq/adapters/authtoken"
 	"github.com/apiq/apiq/adapters/esdbstore"
 	"github.com/apiq/apiq/adapters/eventstore"
+	"github.com/apiq/apiq/adapters/outbound"
 	"github.com/apiq/apiq/adapters/pgstore"
 	"github.com/apiq/apiq/adapters/postgres"
 	"github.com/apiq/apiq/adapters/vault"
@@ -43,6 +44,10 @@ type core struct {
 	signer   *authtoken.Signer
 	runner   *projections.Runner
 	cmds     handlers
+	// outbound is the one caller of external APIs; connections holds the
+	// connection commands (connections.go).
+	outbound    *outbound.Client
+	connections connectionHandlers
 	// idempotency is set by httpHandler.
 	idempotency *idempotency.Store
 	// background runs alongside the runner while serving (wake-ups).
@@ -97,9 +102,10 @@ func openCore(ctx context.Context, cfg Config, logger *slog.Logger, k keys) (c *
 		return nil, err
 	}
 	c.runner, err = projections.NewRunner(projections.RunnerConfig{
-		Pool:       c.pool,
-		Feed:       c.store,
-		Projectors: []projections.Projector{projections.NewTenantsProjector(), users, projections.NewAPITokensProjector()},
+		Pool: c.pool,
+		Feed: c.store,
+		Projectors: []projections.Projector{projections.NewTenantsProjector(), users, projections.NewAPITokensProjector(),
+			projections.NewConnectionsProjector()},
 		Logger:     logger,
 		Registerer: c.registry,
 	})
@@ -177,7 +183,7 @@ func (c *core) openHandlers() error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("command handlers: %w", err)
 	}
-	return nil
+	return c.openConnections(deps)
 }
 
 // Close releases the core's connections, newest first.

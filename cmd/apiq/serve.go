@@ -134,6 +134,9 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 	cfg := api.DefaultConfig()
 	cfg.MaxBodyBytes = c.cfg.MaxBodyBytes
 	cfg.TrustedProxies = c.cfg.TrustedProxies
+	cfg.MaxDocumentBytes = c.cfg.MaxDocumentBytes
+	cfg.PublicURL = c.cfg.PublicURL
+	conns := &connectionsAPI{db: c.pool, cmds: c.connections, runner: c.runner, viewTimeout: cfg.ReadYourWritesTimeout}
 	handler, err := api.New(cfg, api.Deps{
 		Logger:         c.logger,
 		Registry:       c.registry,
@@ -158,6 +161,9 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		UserQueries:   id,
 		TokenCommands: id,
 		Positions:     positions{runner: c.runner},
+
+		ConnectionCommands: conns,
+		ConnectionQueries:  conns,
 		ErrorRules: []apierror.Rule{{
 			Target: projections.ErrProjectionTimeout, Status: http.StatusGatewayTimeout,
 			Code: apierror.CodeProjectionTimeout, Message: apierror.ErrProjectionWait.Message,

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -34,7 +36,19 @@ type Config struct {
 	// TrustedProxies may set X-Forwarded-For; none when empty.
 	TrustedProxies []string
 	ServiceName    string
+	// MaxDocumentBytes limits an OpenAPI document (APIQ_MAX_DOCUMENT_BYTES);
+	// the routes that take one accept bodies up to DocumentBodyBytes.
+	MaxDocumentBytes int64
+	// PublicURL is where clients and OAuth providers reach APIQ
+	// (APIQ_PUBLIC_URL, no trailing slash); the OAuth callback URL is
+	// derived from the request's host when empty.
+	PublicURL string
 }
+
+// DocumentBodyBytes is the body limit of the routes that take an OpenAPI
+// document: the document, JSON-escaped inside a string (which can double
+// it), and the other fields.
+func (c Config) DocumentBodyBytes() int64 { return 2*c.MaxDocumentBytes + 1<<20 }
 
 // DefaultConfig returns the production defaults.
 func DefaultConfig() Config {
@@ -44,6 +58,7 @@ func DefaultConfig() Config {
 		ReadinessTimeout:      2 * time.Second,
 		IdempotencyWait:       10 * time.Second,
 		ServiceName:           "apiq",
+		MaxDocumentBytes:      25 << 20,
 	}
 }
 
@@ -64,6 +79,15 @@ func (c Config) Validate() error {
 	}
 	if c.ServiceName == "" {
 		errs = append(errs, errors.New("api: ServiceName is required"))
+	}
+	if c.MaxDocumentBytes <= 0 {
+		errs = append(errs, errors.New("api: MaxDocumentBytes must be positive"))
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" ||
+			strings.HasSuffix(c.PublicURL, "/") {
+			errs = append(errs, errors.New("api: PublicURL must be an absolute http(s) URL without a trailing slash"))
+		}
 	}
 	return errors.Join(errs...)
 }
@@ -86,6 +110,9 @@ type Deps struct {
 	UserQueries    UserQueries
 	TokenCommands  TokenCommands
 	Positions      PositionWaiter
+	// ConnectionCommands and ConnectionQueries serve /v1/connections.
+	ConnectionCommands ConnectionCommands
+	ConnectionQueries  ConnectionQueries
 	// ErrorRules map the domain's sentinel errors to statuses and codes.
 	ErrorRules []apierror.Rule
 }
@@ -99,6 +126,7 @@ func (d Deps) Validate() error {
 		"Users": d.Users == nil, "Denials": d.Denials == nil, "Idempotency": d.Idempotency == nil,
 		"Sessions": d.Sessions == nil, "UserCommands": d.UserCommands == nil, "UserQueries": d.UserQueries == nil,
 		"TokenCommands": d.TokenCommands == nil, "Positions": d.Positions == nil,
+		"ConnectionCommands": d.ConnectionCommands == nil, "ConnectionQueries": d.ConnectionQueries == nil,
 	} {
 		if missing {
 			errs = append(errs, errors.New("api: "+name+" is required"))

@@ -97,15 +97,20 @@ func (s *server) recovery() gin.HandlerFunc {
 }
 
 // limitBody refuses bodies over the limit: at once when Content-Length
-// says so, and while reading otherwise.
+// says so, and while reading otherwise. The routes that take an OpenAPI
+// document have a limit of their own (Config.DocumentBodyBytes).
 func (s *server) limitBody() gin.HandlerFunc {
 	return func(c *gin.Context) {
-		if c.Request.ContentLength > s.cfg.MaxBodyBytes {
-			apierror.Abort(c, apierror.ErrPayloadTooLarge.WithDetails(map[string]int64{"limit_bytes": s.cfg.MaxBodyBytes}))
+		limit := s.cfg.MaxBodyBytes
+		if documentRoutes[c.Request.Method+" "+c.FullPath()] {
+			limit = max(limit, s.cfg.DocumentBodyBytes())
+		}
+		if c.Request.ContentLength > limit {
+			apierror.Abort(c, apierror.ErrPayloadTooLarge.WithDetails(map[string]int64{"limit_bytes": limit}))
 			return
 		}
 		if c.Request.Body != nil {
-			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, s.cfg.MaxBodyBytes)
+			c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, limit)
 		}
 		c.Next()
 	}

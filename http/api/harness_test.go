@@ -57,8 +57,10 @@ type harness struct {
 	t        *testing.T
 	handler  http.Handler
 	identity *fakeIdentity
-	logs     *syncBuffer
-	lag      map[string]int64
+	// connections is the fake connection side.
+	connections *fakeConnections
+	logs        *syncBuffer
+	lag         map[string]int64
 }
 
 func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
@@ -71,7 +73,7 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 	latest, err := postgres.LatestVersion()
 	require.NoError(t, err)
 
-	h := &harness{t: t, identity: newFakeIdentity(), logs: &syncBuffer{}, lag: map[string]int64{"users": 0}}
+	h := &harness{t: t, identity: newFakeIdentity(), connections: newFakeConnections(), logs: &syncBuffer{}, lag: map[string]int64{"users": 0}}
 	cfg := DefaultConfig()
 	cfg.MaxBodyBytes = 4 << 10
 	deps := Deps{
@@ -94,7 +96,10 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 		UserQueries:   h.identity,
 		TokenCommands: h.identity,
 		Positions:     h.identity,
-		ErrorRules:    []apierror.Rule{{Target: errUserNotFound, Status: http.StatusNotFound, Code: apierror.CodeNotFound, Message: "user not found"}},
+
+		ConnectionCommands: h.connections,
+		ConnectionQueries:  h.connections,
+		ErrorRules:         []apierror.Rule{{Target: errUserNotFound, Status: http.StatusNotFound, Code: apierror.CodeNotFound, Message: "user not found"}},
 	}
 	if tune != nil {
 		tune(&cfg, &deps)

@@ -19,6 +19,7 @@ type route struct {
 
 func (s *server) routes() []route {
 	admin := auth.Roles(auth.RoleAdmin)
+	manage := auth.Roles(auth.RoleUser, auth.RoleAdmin)
 	return []route{
 		{http.MethodGet, "/healthz", auth.Public(), s.healthz},
 		{http.MethodGet, "/readyz", auth.Public(), s.readyz},
@@ -37,5 +38,26 @@ func (s *server) routes() []route {
 
 		{http.MethodPost, "/v1/tokens", admin, s.createToken},
 		{http.MethodDelete, "/v1/tokens/:id", admin, s.revokeToken},
+
+		// Connections: USER and ADMIN manage them, AUDITOR reads; moving
+		// one with stored credentials to another host is ADMIN-only (the
+		// connection's own rule, checked by the command).
+		{http.MethodGet, "/v1/connections", auth.AnyRole(), s.listConnections},
+		{http.MethodPost, "/v1/connections", manage, s.createConnection},
+		{http.MethodGet, "/v1/connections/:id", auth.AnyRole(), s.getConnection},
+		{http.MethodPatch, "/v1/connections/:id", manage, s.updateConnection},
+		{http.MethodDelete, "/v1/connections/:id", manage, s.deleteConnection},
+		{http.MethodPut, "/v1/connections/:id/document", manage, s.reimportDocument},
+		{http.MethodPost, "/v1/connections/:id/test", manage, s.testConnection},
+		{http.MethodPost, "/v1/connections/:id/disable", manage, s.disableConnection},
+		{http.MethodPost, "/v1/connections/:id/enable", manage, s.enableConnection},
+		{http.MethodGet, "/v1/connections/:id/oauth/start", manage, s.startAuthorization},
+		{http.MethodGet, oauthCallbackPath, auth.Public(), s.completeAuthorization},
 	}
+}
+
+// documentRoutes take an OpenAPI document and so a larger body.
+var documentRoutes = map[string]bool{
+	http.MethodPost + " /v1/connections":             true,
+	http.MethodPut + " /v1/connections/:id/document": true,
 }
