@@ -21,8 +21,9 @@ func Stream(tenantID string) string {
 
 // Event types.
 const (
-	TypeAccessDenied = "security.access_denied"
-	TypeLoginFailed  = "security.login_failed"
+	TypeAccessDenied  = "security.access_denied"
+	TypeLoginFailed   = "security.login_failed"
+	TypeAuditAccessed = "security.audit_accessed"
 )
 
 // AccessDenied records a request refused for lack of permission (403);
@@ -40,6 +41,16 @@ type LoginFailed struct {
 	Reason     string `json:"reason"`
 }
 
+// AuditAccessed records a read of the audit trail (a query, an export, a
+// replay, a verification, the signed heads): auditors are audited. The
+// reader is in the event's metadata.
+type AuditAccessed struct {
+	// Query names what was read: events, export, stream, timeline, verify or heads.
+	Query string `json:"query"`
+	// Filters are the parameters of the read, by name.
+	Filters map[string]string `json:"filters,omitempty"`
+}
+
 // ReasonUnknownEmail is the LoginFailed reason when no user has the email.
 const ReasonUnknownEmail = "unknown_email"
 
@@ -55,6 +66,12 @@ func (LoginFailed) EventType() string { return TypeLoginFailed }
 // SchemaVersion implements domain.Event.
 func (LoginFailed) SchemaVersion() int { return 1 }
 
+// EventType implements domain.Event.
+func (AuditAccessed) EventType() string { return TypeAuditAccessed }
+
+// SchemaVersion implements domain.Event.
+func (AuditAccessed) SchemaVersion() int { return 1 }
+
 // NewAccessDenied validates and builds an AccessDenied event.
 func NewAccessDenied(method, route, reason string) (AccessDenied, error) {
 	if method == "" || route == "" {
@@ -66,7 +83,8 @@ func NewAccessDenied(method, route, reason string) (AccessDenied, error) {
 // Decode decodes a stored security event; ok is false for other types.
 func Decode(eventType string, version int, data json.RawMessage) (domain.Event, bool, error) {
 	return domain.Registry{
-		TypeAccessDenied: domain.JSONDecoder[AccessDenied](1),
-		TypeLoginFailed:  domain.JSONDecoder[LoginFailed](1),
+		TypeAccessDenied:  domain.JSONDecoder[AccessDenied](1),
+		TypeLoginFailed:   domain.JSONDecoder[LoginFailed](1),
+		TypeAuditAccessed: domain.JSONDecoder[AuditAccessed](1),
 	}.Decode(eventType, version, data)
 }
