@@ -21,6 +21,10 @@ type auditEvent struct {
 	tenant, stream, typ string
 	data                string
 	actor               eventstore.Actor
+	// at is the event time (now when zero); correlation overrides the
+	// default correlation id "corr-<stream>".
+	at          time.Time
+	correlation string
 }
 
 // appendAudit appends each event to its stream (no version check) with a
@@ -34,12 +38,19 @@ func (h *harness) appendAudit(t testing.TB, events ...auditEvent) []uuid.UUID {
 		if data == "" {
 			data = `{}`
 		}
+		at, correlation := e.at, e.correlation
+		if at.IsZero() {
+			at = time.Now()
+		}
+		if correlation == "" {
+			correlation = "corr-" + e.stream
+		}
 		res, err := h.store.Append(context.Background(), e.stream, eventstore.Any, []eventstore.EventData{{
 			ID: ids[i], Type: e.typ, Data: json.RawMessage(data),
 			Metadata: eventstore.Metadata{
-				TenantID: e.tenant, Actor: e.actor, CorrelationID: "corr-" + e.stream, CausationID: "cause-1",
+				TenantID: e.tenant, Actor: e.actor, CorrelationID: correlation, CausationID: "cause-1",
 				RequestID: "req-" + ids[i].String()[:8], ClientIP: "192.0.2.7", UserAgent: "audit-test/1.0",
-				SchemaVersion: 1, OccurredAt: time.Now(),
+				SchemaVersion: 1, OccurredAt: at,
 			},
 		}})
 		require.NoError(t, err)

@@ -153,10 +153,13 @@ func ListAuditRows(ctx context.Context, db QueryDB, tenantID string, f AuditFilt
 	}
 	sql, args := auditQuery(tenantID, f, after, 0, limit+1)
 	rows, err := db.Query(ctx, sql, args...)
-	if err != nil {
-		return AuditPage{}, fmt.Errorf("list audit rows: %w", err)
+	var list []AuditRow
+	if err == nil {
+		list, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditRow, error) { return scanAuditRow(r) })
 	}
-	list, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditRow, error) { return scanAuditRow(r) })
+	if isUndefinedTable(err) {
+		return AuditPage{}, nil // the audit read model is not built yet
+	}
 	if err != nil {
 		return AuditPage{}, fmt.Errorf("list audit rows: %w", err)
 	}
