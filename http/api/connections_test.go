@@ -253,3 +253,16 @@ func TestConnectionTestAndOAuthRoutes(t *testing.T) {
 	require.Equal(t, http.StatusOK, configured.do("GET", "/v1/connections/conn-1/oauth/start", "", asUser...).Code)
 	assert.Equal(t, []string{"https://apiq.example.com/v1/oauth/callback"}, configured.connections.redirects)
 }
+
+func TestDocumentRoutesTakeTwentyFiveMegabyteDocuments(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, nil) // MaxBodyBytes is 4 KiB, MaxDocumentBytes the default 25 MiB
+	document := strings.Repeat("a", 24<<20)
+	rec := h.upload("POST", "/v1/connections", `{"name":"big","document":"`+document+`"}`, "application/json", asUser...)
+	require.Equal(t, http.StatusCreated, rec.Code, "a 24 MiB document passes the route's body limit")
+	assert.Len(t, h.connections.lastRegistered().Document.Text, 24<<20)
+	rec = h.upload("PUT", "/v1/connections/conn-1/document", `{"document":"`+document+`"}`, "application/json", asUser...)
+	require.Equal(t, http.StatusOK, rec.Code)
+	rec = h.upload("PATCH", "/v1/connections/conn-1", `{"name":"`+document[:8<<10]+`"}`, "application/json", asUser...)
+	require.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, "other routes keep the general limit")
+}
