@@ -40,6 +40,7 @@ type Config struct {
 	OutboundAllow      []netip.Prefix // APIQ_OUTBOUND_ALLOW: blocked ranges outbound calls may reach
 	MaxDocumentBytes   int64          // APIQ_MAX_DOCUMENT_BYTES: OpenAPI document size limit
 	PublicURL          string         // APIQ_PUBLIC_URL: where browsers and OAuth providers reach APIQ
+	AuditSignInterval  time.Duration  // APIQ_AUDIT_SIGN_INTERVAL: how often audit chain heads are signed
 }
 
 // Defaults of the configuration.
@@ -77,6 +78,7 @@ func configVars() []envVar {
 		{"APIQ_OUTBOUND_ALLOW", "", "comma-separated CIDRs or addresses outbound calls may reach although they are loopback, private, link-local or metadata (none by default)"},
 		{"APIQ_MAX_DOCUMENT_BYTES", "26214400", "largest OpenAPI document a connection may import (413 beyond)"},
 		{"APIQ_PUBLIC_URL", "", "APIQ's external base URL, for the OAuth callback (the request's host when unset)"},
+		{"APIQ_AUDIT_SIGN_INTERVAL", "1m", "how often the head of each tenant's audit hash chain is signed (key: <APIQ_DATA_DIR>/audit-signing.key)"},
 	}
 }
 
@@ -134,6 +136,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if cfg.ReadyMaxLag, err = strconv.ParseInt(get("APIQ_READY_MAX_LAG", "1000"), 10, 64); err != nil {
 		errs = append(errs, fmt.Errorf("APIQ_READY_MAX_LAG: %w", err))
+	}
+	if cfg.AuditSignInterval, err = time.ParseDuration(get("APIQ_AUDIT_SIGN_INTERVAL", "1m")); err != nil {
+		errs = append(errs, fmt.Errorf("APIQ_AUDIT_SIGN_INTERVAL: %w", err))
 	}
 	if cfg.MaxDocumentBytes, err = strconv.ParseInt(get("APIQ_MAX_DOCUMENT_BYTES", "26214400"), 10, 64); err != nil {
 		errs = append(errs, fmt.Errorf("APIQ_MAX_DOCUMENT_BYTES: %w", err))
@@ -194,6 +199,9 @@ func (c Config) Validate() error {
 	}
 	if c.ReadyMaxLag < 0 {
 		errs = append(errs, errors.New("APIQ_READY_MAX_LAG must not be negative"))
+	}
+	if c.AuditSignInterval < time.Second {
+		errs = append(errs, errors.New("APIQ_AUDIT_SIGN_INTERVAL must be at least 1s"))
 	}
 	if c.MaxDocumentBytes < 1024 || c.MaxDocumentBytes > 1<<30 {
 		errs = append(errs, errors.New("APIQ_MAX_DOCUMENT_BYTES must be between 1024 and 1073741824"))

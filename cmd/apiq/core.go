@@ -48,6 +48,8 @@ type core struct {
 	// connection commands (connections.go).
 	outbound    *outbound.Client
 	connections connectionHandlers
+	// audit serves the audit trail and signs its chain heads (audit_trail.go).
+	audit *auditTrail
 	// idempotency is set by httpHandler.
 	idempotency *idempotency.Store
 	// background runs alongside the runner while serving (wake-ups).
@@ -97,6 +99,9 @@ func openCore(ctx context.Context, cfg Config, logger *slog.Logger, k keys) (c *
 	if err := c.openHandlers(); err != nil {
 		return nil, err
 	}
+	if err := c.openAudit(); err != nil {
+		return nil, err
+	}
 	users, err := projections.NewUsersProjector(c.vault)
 	if err != nil {
 		return nil, err
@@ -105,7 +110,7 @@ func openCore(ctx context.Context, cfg Config, logger *slog.Logger, k keys) (c *
 		Pool: c.pool,
 		Feed: c.store,
 		Projectors: []projections.Projector{projections.NewTenantsProjector(), users, projections.NewAPITokensProjector(),
-			projections.NewConnectionsProjector()},
+			projections.NewConnectionsProjector(), projections.NewAuditProjector()},
 		Logger:     logger,
 		Registerer: c.registry,
 	})

@@ -59,6 +59,7 @@ func (a *app) rootCommand() *cobra.Command {
 	root.SetIn(a.stdin)
 	root.SetOut(a.stdout)
 	root.SetErr(a.stderr)
-	root.AddCommand(serve, migrateCommand(a), a.projectionsCommand(), a.adminCommand(), a.keysCommand(), a.healthcheckCommand())
+	root.AddCommand(serve, migrateCommand(a), a.projectionsCommand(), a.adminCommand(), a.keysCommand(), a.healthcheckCommand(),
+		a.auditCommand())
 	return root
 }

@@ -164,6 +164,7 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 
 		ConnectionCommands: conns,
 		ConnectionQueries:  conns,
+		Audit:              c.audit,
 		ErrorRules: []apierror.Rule{{
 			Target: projections.ErrProjectionTimeout, Status: http.StatusGatewayTimeout,
 			Code: apierror.CodeProjectionTimeout, Message: apierror.ErrProjectionWait.Message,

@@ -113,6 +113,8 @@ type Deps struct {
 	// ConnectionCommands and ConnectionQueries serve /v1/connections.
 	ConnectionCommands ConnectionCommands
 	ConnectionQueries  ConnectionQueries
+	// Audit serves /v1/audit.
+	Audit AuditTrail
 	// ErrorRules map the domain's sentinel errors to statuses and codes.
 	ErrorRules []apierror.Rule
 }
@@ -127,6 +129,7 @@ func (d Deps) Validate() error {
 		"Sessions": d.Sessions == nil, "UserCommands": d.UserCommands == nil, "UserQueries": d.UserQueries == nil,
 		"TokenCommands": d.TokenCommands == nil, "Positions": d.Positions == nil,
 		"ConnectionCommands": d.ConnectionCommands == nil, "ConnectionQueries": d.ConnectionQueries == nil,
+		"Audit": d.Audit == nil,
 	} {
 		if missing {
 			errs = append(errs, errors.New("api: "+name+" is required"))

@@ -59,8 +59,10 @@ type harness struct {
 	identity *fakeIdentity
 	// connections is the fake connection side.
 	connections *fakeConnections
-	logs        *syncBuffer
-	lag         map[string]int64
+	// audit is the fake audit trail.
+	audit *fakeAudit
+	logs  *syncBuffer
+	lag   map[string]int64
 }
 
 func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
@@ -73,7 +75,8 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 	latest, err := postgres.LatestVersion()
 	require.NoError(t, err)
 
-	h := &harness{t: t, identity: newFakeIdentity(), connections: newFakeConnections(), logs: &syncBuffer{}, lag: map[string]int64{"users": 0}}
+	h := &harness{t: t, identity: newFakeIdentity(), connections: newFakeConnections(), audit: newFakeAudit(),
+		logs: &syncBuffer{}, lag: map[string]int64{"users": 0}}
 	cfg := DefaultConfig()
 	cfg.MaxBodyBytes = 4 << 10
 	deps := Deps{
@@ -99,6 +102,7 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 
 		ConnectionCommands: h.connections,
 		ConnectionQueries:  h.connections,
+		Audit:              h.audit,
 		ErrorRules:         []apierror.Rule{{Target: errUserNotFound, Status: http.StatusNotFound, Code: apierror.CodeNotFound, Message: "user not found"}},
 	}
 	if tune != nil {

@@ -20,6 +20,7 @@ type route struct {
 func (s *server) routes() []route {
 	admin := auth.Roles(auth.RoleAdmin)
 	manage := auth.Roles(auth.RoleUser, auth.RoleAdmin)
+	auditor := auth.Roles(auth.RoleAuditor, auth.RoleAdmin)
 	return []route{
 		{http.MethodGet, "/healthz", auth.Public(), s.healthz},
 		{http.MethodGet, "/readyz", auth.Public(), s.readyz},
@@ -53,6 +54,15 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/v1/connections/:id/enable", manage, s.enableConnection},
 		{http.MethodGet, "/v1/connections/:id/oauth/start", manage, s.startAuthorization},
 		{http.MethodGet, oauthCallbackPath, auth.Public(), s.completeAuthorization},
+
+		// The audit trail: AUDITOR and ADMIN, never USER; every read is
+		// itself recorded.
+		{http.MethodGet, "/v1/audit/events", auditor, s.listAuditEvents},
+		{http.MethodGet, "/v1/audit/export", auditor, s.exportAuditEvents},
+		{http.MethodGet, "/v1/audit/streams/:stream", auditor, s.replayAuditStream},
+		{http.MethodGet, "/v1/audit/executions/:id/timeline", auditor, s.executionTimeline},
+		{http.MethodGet, "/v1/audit/verify", auditor, s.verifyAuditChain},
+		{http.MethodGet, "/v1/audit/heads", auditor, s.auditHeads},
 	}
 }
 
