@@ -88,6 +88,7 @@ const maxCollapseDepth = 8
 type shaper struct {
 	lvl        level
 	nestedDesc int
+	cache      *renderCache
 }
 
 // shape renders a schema with depth levels of nesting left; desc caps its
@@ -121,7 +122,7 @@ func (s shaper) shape(node any, depth, desc int) any {
 			}
 		case "description":
 			if text, isString := v.(string); isString && desc > 0 {
-				if q := Untrusted(text, desc); q != "" {
+				if q := s.cache.untrusted(text, desc); q != "" {
 					out[k] = q
 				}
 			}
@@ -223,12 +224,13 @@ func dedupe(members []any) []any {
 	}
 	seen := make(map[string]bool, len(members))
 	out := members[:0]
+	var buf []byte
 	for _, m := range members {
-		b, err := json.Marshal(m)
-		if err != nil || seen[string(b)] {
+		buf = appendJSON(buf[:0], m)
+		if seen[string(buf)] {
 			continue
 		}
-		seen[string(b)] = true
+		seen[string(buf)] = true
 		out = append(out, m)
 	}
 	return out

@@ -1,6 +1,7 @@
 package tools
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -16,23 +17,45 @@ import (
 const stepIDDescription = "Id of this step: a letter, then letters, digits or _, unique in the plan. " +
 	"Later steps use its response by it: with step_id find_movie, ${ steps.find_movie.output.results[0].id }."
 
-// schemaCache decodes each distinct schema rendering once per call (the
-// catalogue shares renderings between operations).
-type schemaCache map[string]any
+// renderCache keeps work shared between the tools of one call: each
+// distinct schema rendering decoded once (the catalogue shares renderings
+// between operations), each document text cleaned once (every trimming
+// level quotes it again).
+type renderCache struct {
+	schemas map[string]any
+	texts   map[string]string
+}
 
-func (c schemaCache) decode(raw json.RawMessage) any {
+func newRenderCache() *renderCache {
+	return &renderCache{schemas: map[string]any{}, texts: map[string]string{}}
+}
+
+func (c *renderCache) decode(raw json.RawMessage) any {
 	if len(raw) == 0 {
 		return true
 	}
-	if s, ok := c[string(raw)]; ok {
+	if s, ok := c.schemas[string(raw)]; ok {
 		return s
 	}
 	var s any
 	if err := json.Unmarshal(raw, &s); err != nil {
 		s = true
 	}
-	c[string(raw)] = s
+	c.schemas[string(raw)] = s
 	return s
+}
+
+// untrusted is Untrusted with the cleaning remembered.
+func (c *renderCache) untrusted(text string, maxRunes int) string {
+	if text == "" || maxRunes <= 0 {
+		return ""
+	}
+	clean, ok := c.texts[text]
+	if !ok {
+		clean = cleanText(text)
+		c.texts[text] = clean
+	}
+	return quote(clean, maxRunes)
 }
 
 // Tool builds the function tool of one operation: its name, a description
@@ -45,7 +68,7 @@ func (s *Set) Tool(ref plan.OperationRef) (openai.Tool, error) {
 	if !ok {
 		return openai.Tool{}, fmt.Errorf("tool for %s/%s: %w", ref.ConnectionID, ref.OperationID, ErrUnknownOperation)
 	}
-	return s.build(i, schemaCache{})
+	return s.build(i, newRenderCache())
 }
 
 // Tools builds the tools of the given operations (duplicates once, in the
@@ -68,7 +91,7 @@ func (s *Set) Tools(refs []plan.OperationRef, extra ...openai.Tool) ([]openai.To
 	if n := len(unique) + len(extra); n > MaxToolsPerRequest {
 		return nil, fmt.Errorf("tools: %d requested, at most %d per request: %w", n, MaxToolsPerRequest, ErrTooManyTools)
 	}
-	cache := schemaCache{}
+	cache := newRenderCache()
 	out := make([]openai.Tool, 0, len(unique)+len(extra))
 	for _, i := range unique {
 		t, err := s.build(i, cache)
@@ -80,8 +103,26 @@ func (s *Set) Tools(refs []plan.OperationRef, extra ...openai.Tool) ([]openai.To
 	return append(out, extra...), nil
 }
 
-// build renders endpoint i at the first level that fits.
-func (s *Set) build(i int, cache schemaCache) (openai.Tool, error) {
+// build renders endpoint i at the first level that fits, once per set.
+func (s *Set) build(i int, cache *renderCache) (openai.Tool, error) {
+	s.mu.Lock()
+	tool, done := s.built[i]
+	s.mu.Unlock()
+	if done {
+		return tool, nil
+	}
+	tool, err := s.render(i, cache)
+	if err != nil {
+		return openai.Tool{}, err
+	}
+	s.mu.Lock()
+	s.built[i] = tool
+	s.mu.Unlock()
+	return tool, nil
+}
+
+// render renders endpoint i at the first level that fits.
+func (s *Set) render(i int, cache *renderCache) (openai.Tool, error) {
 	e := s.endpoints[i]
 	op := e.Operation
 	args := arguments(op)
@@ -93,36 +134,35 @@ func (s *Set) build(i int, cache schemaCache) (openai.Tool, error) {
 	if op.RequestBody != nil {
 		body = cache.decode(op.RequestBody.Schema)
 	}
+	name := s.names[i]
+	var buf []byte
 	for _, lvl := range levels {
-		params := s.parameters(op, args, schemas, body, lvl)
-		raw, err := json.Marshal(params)
-		if err != nil {
-			return openai.Tool{}, fmt.Errorf("tool %s: %w", s.names[i], err)
-		}
-		tool := openai.Tool{Type: openai.ToolTypeFunction, Function: &openai.FunctionDefinition{
-			Name:        s.names[i],
-			Description: toolDescription(op, runes(lvl.toolDesc, s.opts.MaxDescription)),
-			Parameters:  json.RawMessage(raw),
-		}}
-		encoded, err := json.Marshal(tool)
-		if err != nil {
-			return openai.Tool{}, fmt.Errorf("tool %s: %w", s.names[i], err)
-		}
-		if len(encoded) <= s.opts.MaxToolBytes {
-			return tool, nil
+		buf = appendJSON(buf[:0], s.parameters(op, args, schemas, body, lvl, cache))
+		desc := toolDescription(op, runes(lvl.toolDesc, s.opts.MaxDescription), cache)
+		if toolSize(name, desc, len(buf)) <= s.opts.MaxToolBytes {
+			return openai.Tool{Type: openai.ToolTypeFunction, Function: &openai.FunctionDefinition{
+				Name: name, Description: desc, Parameters: json.RawMessage(bytes.Clone(buf)),
+			}}, nil
 		}
 	}
-	return openai.Tool{}, fmt.Errorf("tool %s: its required arguments alone exceed %d bytes", s.names[i], s.opts.MaxToolBytes)
+	return openai.Tool{}, fmt.Errorf("tool %s: its required arguments alone exceed %d bytes", name, s.opts.MaxToolBytes)
+}
+
+// toolSize is the length of a function tool's JSON as go-openai sends it:
+// {"function":{"description":…,"name":…,"parameters":…},"type":"function"}.
+func toolSize(name, description string, parameters int) int {
+	const frame = len(`{"function":{"description":,"name":,"parameters":},"type":"function"}`)
+	return frame + len(appendJSONString(nil, description)) + len(appendJSONString(nil, name)) + parameters
 }
 
 // parameters renders the arguments object at one level.
-func (s *Set) parameters(op openapi.Operation, args []argument, schemas []any, body any, lvl level) map[string]any {
-	sh := shaper{lvl: lvl, nestedDesc: min(lvl.nestedDesc, s.opts.MaxPropertyDescription)}
+func (s *Set) parameters(op openapi.Operation, args []argument, schemas []any, body any, lvl level, cache *renderCache) map[string]any {
+	sh := shaper{lvl: lvl, nestedDesc: min(lvl.nestedDesc, s.opts.MaxPropertyDescription), cache: cache}
 	argDesc := runes(lvl.argDesc, s.opts.MaxPropertyDescription)
 	props := map[string]any{ArgStepID: map[string]any{"type": "string", "description": stepIDDescription}}
 	required := []string{ArgStepID}
 	for j, a := range args {
-		props[a.name] = describe(sh.shape(schemas[j], lvl.depth, argDesc), a.param.Description, argDesc)
+		props[a.name] = describe(sh.shape(schemas[j], lvl.depth, argDesc), cache.untrusted(a.param.Description, argDesc))
 		if a.param.Required {
 			required = append(required, a.name)
 		}
@@ -132,7 +172,7 @@ func (s *Set) parameters(op openapi.Operation, args []argument, schemas []any, b
 		if !lvl.optional {
 			shaped = requiredOnly(shaped)
 		}
-		props[ArgBody] = describe(shaped, rb.Description, argDesc)
+		props[ArgBody] = describe(shaped, cache.untrusted(rb.Description, argDesc))
 		if rb.Required {
 			required = append(required, ArgBody)
 		}
@@ -152,10 +192,9 @@ func closedEmpty(schema any) bool {
 	return len(props) == 0 && isBool && !ap && m["anyOf"] == nil && m["oneOf"] == nil && m["allOf"] == nil
 }
 
-// describe sets a shaped schema's description from the document's text
+// describe sets a shaped schema's description to the quoted document text
 // about the argument, when there is one.
-func describe(schema any, text string, maxRunes int) any {
-	q := Untrusted(text, maxRunes)
+func describe(schema any, q string) any {
 	if q == "" {
 		return schema
 	}
@@ -194,7 +233,7 @@ func requiredOnly(schema any) any {
 }
 
 // toolDescription is "GET /movie/{id} (read). «summary. description»".
-func toolDescription(op openapi.Operation, maxRunes int) string {
+func toolDescription(op openapi.Operation, maxRunes int, cache *renderCache) string {
 	var b strings.Builder
 	b.WriteString(op.Method)
 	b.WriteByte(' ')
@@ -212,7 +251,7 @@ func toolDescription(op openapi.Operation, maxRunes int) string {
 		}
 		text = strings.TrimSpace(text + " " + d)
 	}
-	if q := Untrusted(text, maxRunes); q != "" {
+	if q := cache.untrusted(text, maxRunes); q != "" {
 		b.WriteByte(' ')
 		b.WriteString(q)
 	}

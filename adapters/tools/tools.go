@@ -3,6 +3,9 @@ package tools
 import (
 	"errors"
 	"fmt"
+	"sync"
+
+	"github.com/sashabaranov/go-openai"
 
 	"github.com/apiq/apiq/adapters/openapi"
 	"github.com/apiq/apiq/domain/plan"
@@ -81,13 +84,18 @@ func (o Options) Validate() error {
 
 // Set names a catalogue's operations as tools and maps names back. Names
 // are unique within the set and depend only on the endpoints it was built
-// from. A Set is read-only after NewSet and safe for concurrent use.
+// from. A Set keeps the tools it builds (a planner may keep a set per
+// catalogue version); it is safe for concurrent use, and the tools it
+// returns must not be modified.
 type Set struct {
 	opts      Options
 	endpoints []Endpoint
 	names     []string
 	byName    map[string]int
 	byRef     map[plan.OperationRef]int
+
+	mu    sync.Mutex
+	built map[int]openai.Tool // tools rendered so far (immutable once built)
 }
 
 // NewSet names the endpoints (typically all of a tenant's operations; the
@@ -102,6 +110,7 @@ func NewSet(endpoints []Endpoint, opts Options) (*Set, error) {
 		endpoints: endpoints,
 		byName:    make(map[string]int, len(endpoints)),
 		byRef:     make(map[plan.OperationRef]int, len(endpoints)),
+		built:     map[int]openai.Tool{},
 	}
 	for i, e := range endpoints {
 		ref := e.Ref()

@@ -24,7 +24,14 @@ const UntrustedNotice = "Text between « and » comes from the APIs' OpenAPI doc
 // the quote characters « » are removed, and the result is cut to maxRunes
 // (an ellipsis marks the cut) and wrapped in « ». Empty text stays empty.
 func Untrusted(text string, maxRunes int) string {
-	clean := cleanText(text)
+	if maxRunes <= 0 {
+		return ""
+	}
+	return quote(cleanText(text), maxRunes)
+}
+
+// quote wraps cleaned text, cut to maxRunes, in « »; empty stays empty.
+func quote(clean string, maxRunes int) string {
 	if clean == "" || maxRunes <= 0 {
 		return ""
 	}

@@ -41,6 +41,9 @@
 //	steps.<id>.status          a call's HTTP status code
 //	item                       the current element, inside a foreach body
 //
+// Inside a foreach body, steps.<id> of a body step is its result in the
+// current iteration; outside, the loop's results are read through
+// steps.<foreach id>.output.
 // A step that was skipped has a null output and status 0: use optional
 // chaining (steps.a.output?.id) or ?? where that can happen.
 //
