@@ -2,10 +2,14 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -65,7 +69,7 @@ type Request struct {
 	ToolChoice any
 	// MaxCompletionTokens bounds the reply (0: the server's default).
 	MaxCompletionTokens int
-	// Temperature 0 asks for the most deterministic answer the server gives.
+	// Temperature 0 leaves the server's default (go-openai omits it).
 	Temperature float32
 }
 
@@ -220,7 +224,7 @@ func (c *Client) classify(ctx context.Context, err error, header http.Header) fa
 		return failure{err: fmt.Errorf("%w after %s", ErrTimeout, c.cfg.Timeout), kind: ErrTimeout}
 	}
 	if errors.Is(err, context.Canceled) {
-		return failure{err: err}
+		return failure{err: context.Canceled}
 	}
 	status, apiErr := 0, &APIError{}
 	var oa *openai.APIError
@@ -232,8 +236,14 @@ func (c *Client) classify(ctx context.Context, err error, header http.Header) fa
 	case errors.As(err, &re):
 		status = re.HTTPStatusCode
 		apiErr = &APIError{Status: status, Message: http.StatusText(status)}
-	default:
+	case isMalformed(err):
+		return failure{err: fmt.Errorf("%w: %s", ErrInvalidReply, c.scrub(err.Error())), kind: ErrInvalidReply}
+	case isTransport(err):
 		return failure{err: fmt.Errorf("%w: %s", ErrUnavailable, c.scrub(err.Error())), kind: ErrUnavailable}
+	default:
+		// go-openai refused the request itself (an unsupported model or
+		// parameter): trying again changes nothing.
+		return failure{err: fmt.Errorf("%w: %s", ErrRejected, c.scrub(err.Error())), kind: ErrRejected}
 	}
 	apiErr.Message = c.scrub(apiErr.Message)
 	apiErr.RetryAfter = retryAfter(header, time.Now())
@@ -246,6 +256,20 @@ func (c *Client) classify(ctx context.Context, err error, header http.Header) fa
 		apiErr.kind = ErrRejected
 	}
 	return failure{err: apiErr, kind: apiErr.kind, status: status, retryAfter: apiErr.RetryAfter}
+}
+
+// isMalformed reports a success answer whose body is not the JSON expected.
+func isMalformed(err error) bool {
+	var syntaxErr *json.SyntaxError
+	var typeErr *json.UnmarshalTypeError
+	return errors.As(err, &syntaxErr) || errors.As(err, &typeErr)
+}
+
+// isTransport reports an error of the connection rather than of the request.
+func isTransport(err error) bool {
+	var urlErr *url.Error
+	var netErr net.Error
+	return errors.As(err, &urlErr) || errors.As(err, &netErr) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }
 
 // scrub removes the configured key from text that came back from the server.

@@ -249,6 +249,22 @@ func TestCompleteWithoutChoices(t *testing.T) {
 	assert.Equal(t, 5, reply.Usage.PromptTokens, "usage is reported even so")
 }
 
+func TestCompleteBrokenAnswersAreNotRetried(t *testing.T) {
+	t.Parallel()
+	srv := llmtest.New(t)
+	srv.Enqueue(llmtest.Reply{RawBody: `{"id": "x", "choices": nope}`})
+	client, _ := newClient(t, srv)
+	reply, err := client.Complete(context.Background(), userRequest("hello"))
+	assert.ErrorIs(t, err, llm.ErrInvalidReply)
+	assert.Equal(t, 1, reply.Attempts)
+
+	// go-openai refuses some models for chat completions before sending anything.
+	old, _ := newClient(t, srv, func(c *llm.Config) { c.Model = "text-davinci-003" })
+	_, err = old.Complete(context.Background(), userRequest("hello"))
+	assert.ErrorIs(t, err, llm.ErrRejected)
+	assert.Len(t, srv.Requests(), 1, "nothing more was sent")
+}
+
 func TestCompleteUnreachable(t *testing.T) {
 	t.Parallel()
 	dead := httptest.NewServer(http.NotFoundHandler())

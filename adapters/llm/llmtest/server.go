@@ -102,6 +102,9 @@ type Reply struct {
 	Model string
 	// NoChoices answers a response without choices.
 	NoChoices bool
+	// RawBody, when set, is sent verbatim as the body (with Status, 200
+	// by default), to test what a client does with a broken answer.
+	RawBody string
 }
 
 // Call is one tool call to script; Arguments is encoded as JSON unless it
@@ -350,6 +353,12 @@ func (s *Server) answer(w http.ResponseWriter, r *http.Request, req Request, rep
 	}
 	if reply.RetryAfterMS != "" {
 		w.Header().Set("retry-after-ms", reply.RetryAfterMS)
+	}
+	if reply.RawBody != "" {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(max(reply.Status, http.StatusOK))
+		_, _ = io.WriteString(w, reply.RawBody)
+		return
 	}
 	if reply.Error != nil {
 		status := reply.Status
