@@ -41,6 +41,7 @@ type Config struct {
 	MaxDocumentBytes   int64          // APIQ_MAX_DOCUMENT_BYTES: OpenAPI document size limit
 	PublicURL          string         // APIQ_PUBLIC_URL: where browsers and OAuth providers reach APIQ
 	AuditSignInterval  time.Duration  // APIQ_AUDIT_SIGN_INTERVAL: how often audit chain heads are signed
+	Security           SecurityConfig // APIQ_CORS_ORIGINS, APIQ_RATE_*, APIQ_LOGIN_*, APIQ_QUOTA_*
 }
 
 // Defaults of the configuration.
@@ -57,7 +58,7 @@ type envVar struct {
 
 // configVars lists every variable LoadConfig reads.
 func configVars() []envVar {
-	return []envVar{
+	return append([]envVar{
 		{"APIQ_HTTP_ADDR", DefaultHTTPAddr, "address the HTTP API listens on"},
 		{"APIQ_DATABASE_URL", DefaultDatabaseURL, "PostgreSQL URL of the service role"},
 		{"APIQ_MIGRATE_DATABASE_URL", "(APIQ_DATABASE_URL)", "PostgreSQL URL of the role owning the schema; runs migrations and grants the service role its privileges"},
@@ -79,7 +80,7 @@ func configVars() []envVar {
 		{"APIQ_MAX_DOCUMENT_BYTES", "26214400", "largest OpenAPI document a connection may import (413 beyond)"},
 		{"APIQ_PUBLIC_URL", "", "APIQ's external base URL, for the OAuth callback (the request's host when unset)"},
 		{"APIQ_AUDIT_SIGN_INTERVAL", "1m", "how often the head of each tenant's audit hash chain is signed (key: <APIQ_DATA_DIR>/audit-signing.key)"},
-	}
+	}, securityVars()...)
 }
 
 // configHelp lists the variables for `apiq --help`.
@@ -151,6 +152,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			cfg.TrustedProxies = append(cfg.TrustedProxies, p)
 		}
 	}
+	var securityErrs []error
+	cfg.Security, securityErrs = loadSecurityConfig(get)
+	errs = append(errs, securityErrs...)
 	if err := errors.Join(append(errs, cfg.Validate())...); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)
 	}

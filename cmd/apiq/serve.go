@@ -14,6 +14,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/apiq/apiq/adapters/postgres"
+	"github.com/apiq/apiq/adapters/quota"
 	"github.com/apiq/apiq/http/api"
 	"github.com/apiq/apiq/http/apierror"
 	"github.com/apiq/apiq/http/health"
@@ -136,6 +137,12 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 	cfg.TrustedProxies = c.cfg.TrustedProxies
 	cfg.MaxDocumentBytes = c.cfg.MaxDocumentBytes
 	cfg.PublicURL = c.cfg.PublicURL
+	cfg.Security = c.cfg.Security.API
+	quotas, err := quota.NewStore(c.pool, c.cfg.Security.Quotas, nil)
+	if err != nil {
+		_ = shutdownTracing(ctx)
+		return nil, nil, err
+	}
 	conns := &connectionsAPI{db: c.pool, cmds: c.connections, runner: c.runner, viewTimeout: cfg.ReadYourWritesTimeout}
 	handler, err := api.New(cfg, api.Deps{
 		Logger:         c.logger,
@@ -165,6 +172,7 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		ConnectionCommands: conns,
 		ConnectionQueries:  conns,
 		Audit:              c.audit,
+		Quotas:             quotas,
 		ErrorRules: []apierror.Rule{{
 			Target: projections.ErrProjectionTimeout, Status: http.StatusGatewayTimeout,
 			Code: apierror.CodeProjectionTimeout, Message: apierror.ErrProjectionWait.Message,

@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/apiq/apiq/adapters/quota"
 	"github.com/apiq/apiq/http/apierror"
 	"github.com/apiq/apiq/http/auth"
 	"github.com/apiq/apiq/http/health"
@@ -43,6 +44,8 @@ type Config struct {
 	// (APIQ_PUBLIC_URL, no trailing slash); the OAuth callback URL is
 	// derived from the request's host when empty.
 	PublicURL string
+	// Security tunes headers, CORS, rate limits and login throttling.
+	Security SecurityConfig
 }
 
 // DocumentBodyBytes is the body limit of the routes that take an OpenAPI
@@ -59,6 +62,7 @@ func DefaultConfig() Config {
 		IdempotencyWait:       10 * time.Second,
 		ServiceName:           "apiq",
 		MaxDocumentBytes:      25 << 20,
+		Security:              DefaultSecurityConfig(),
 	}
 }
 
@@ -89,6 +93,7 @@ func (c Config) Validate() error {
 			errs = append(errs, errors.New("api: PublicURL must be an absolute http(s) URL without a trailing slash"))
 		}
 	}
+	errs = append(errs, c.Security.Validate())
 	return errors.Join(errs...)
 }
 
@@ -115,6 +120,8 @@ type Deps struct {
 	ConnectionQueries  ConnectionQueries
 	// Audit serves /v1/audit.
 	Audit AuditTrail
+	// Quotas, when set, counts API calls against the tenants' quotas.
+	Quotas *quota.Store
 	// ErrorRules map the domain's sentinel errors to statuses and codes.
 	ErrorRules []apierror.Rule
 }

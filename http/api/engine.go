@@ -41,6 +41,10 @@ func (s *server) engine() (*gin.Engine, error) {
 		return nil, err
 	}
 	validator := openapi.NewValidator(s.deps.Document)
+	protect, err := s.protections()
+	if err != nil {
+		return nil, err
+	}
 
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
@@ -58,6 +62,7 @@ func (s *server) engine() (*gin.Engine, error) {
 		telemetry.AccessLog(s.deps.Logger),
 		s.limitBody(),
 	)
+	e.Use(protect.global(s.cfg.Security)...)
 	e.NoRoute(func(c *gin.Context) { apierror.Abort(c, apierror.ErrRouteNotFound) })
 	e.NoMethod(func(c *gin.Context) { apierror.Abort(c, apierror.ErrMethodNotAllowed) })
 
@@ -68,7 +73,9 @@ func (s *server) engine() (*gin.Engine, error) {
 			// issued or revoked), so the wait comes before authentication.
 			chain = append(chain, s.awaitMinPosition)
 		}
-		chain = append(chain, guard.Require(r.access, telemetry.RequestIDFrom), validator.Middleware())
+		chain = append(chain, guard.Require(r.access, telemetry.RequestIDFrom))
+		chain = append(chain, protect.route(r.method, r.path, r.access)...)
+		chain = append(chain, validator.Middleware())
 		if r.method == http.MethodPost && !r.access.Public {
 			chain = append(chain, idem)
 		}

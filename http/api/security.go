@@ -1,0 +1,88 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/apiq/apiq/adapters/quota"
+	"github.com/apiq/apiq/http/auth"
+	"github.com/apiq/apiq/http/security"
+)
+
+// SecurityConfig tunes the browser-facing protections and the limits.
+type SecurityConfig struct {
+	// CORSOrigins may call the API from a browser (APIQ_CORS_ORIGINS).
+	CORSOrigins []string
+	// TenantRate limits each tenant's authenticated requests
+	// (APIQ_RATE_LIMIT, APIQ_RATE_BURST).
+	TenantRate security.RateConfig
+	// LoginThrottle bounds failed logins per account and per address.
+	LoginThrottle security.ThrottleConfig
+}
+
+// DefaultSecurityConfig returns the production defaults: 100 requests per
+// second per tenant with bursts of 200, no browser origin but APIQ's own.
+func DefaultSecurityConfig() SecurityConfig {
+	t := security.DefaultThrottleConfig()
+	t.AddressFailures = 50
+	return SecurityConfig{TenantRate: security.RateConfig{Rate: 100, Burst: 200}, LoginThrottle: t}
+}
+
+// Validate reports every problem of the configuration.
+func (c SecurityConfig) Validate() error {
+	return errors.Join(c.TenantRate.Validate(), c.LoginThrottle.Validate())
+}
+
+// loginRoutes take an email and a password, and so are throttled.
+var loginRoutes = map[string]bool{
+	http.MethodPost + " /v1/auth/login": true,
+}
+
+// protections are the security middlewares of the engine.
+type protections struct {
+	throttle *security.LoginThrottle
+	tenants  *security.Limiter
+	quotas   *quota.Store
+}
+
+func (s *server) protections() (*protections, error) {
+	throttle, err := security.NewLoginThrottle(s.cfg.Security.LoginThrottle, nil)
+	if err != nil {
+		return nil, err
+	}
+	tenants, err := security.NewLimiter(s.cfg.Security.TenantRate, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &protections{throttle: throttle, tenants: tenants, quotas: s.deps.Quotas}, nil
+}
+
+// global runs on every request, matched or not.
+func (p *protections) global(cfg SecurityConfig) []gin.HandlerFunc {
+	return []gin.HandlerFunc{security.Headers(), security.CORS(security.CORSConfig{Origins: cfg.CORSOrigins})}
+}
+
+// route returns the protections of one route: login throttling before
+// the handler of a login route; the tenant's rate limit and API call quota
+// after authentication.
+func (p *protections) route(method, path string, access auth.Access) []gin.HandlerFunc {
+	if access.Public {
+		if loginRoutes[method+" "+path] {
+			return []gin.HandlerFunc{p.throttle.Middleware()}
+		}
+		return nil
+	}
+	chain := []gin.HandlerFunc{p.tenants.Middleware("tenant", callerTenant)}
+	if p.quotas != nil && p.quotas.Limited(quota.APICalls) {
+		chain = append(chain, security.QuotaMiddleware(p.quotas, quota.APICalls, callerTenant))
+	}
+	return chain
+}
+
+// callerTenant keys the limits by the authenticated caller's tenant.
+func callerTenant(c *gin.Context) string {
+	p, _ := auth.PrincipalFrom(c)
+	return p.TenantID
+}
