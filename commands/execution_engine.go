@@ -1,0 +1,279 @@
+package commands
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/apiq/apiq/adapters/eventstore"
+	"github.com/apiq/apiq/domain"
+	"github.com/apiq/apiq/domain/execution"
+)
+
+// Engine runs executions: a process manager on the command side. It
+// claims work rows (PostgreSQL leases shared by every apiq serve process),
+// folds each execution's stream, runs its next step, appends the outcome
+// with the expected version and moves on, until the execution ends or
+// waits for a retry. It makes no outbound call inside a transaction.
+//
+// Durability rule for a step's events: a call that may not be repeated (a
+// non-idempotent method without an idempotency key) gets its
+// execution.step_started appended — durably — before it is sent; after a
+// crash such a step, started without an outcome, is held for attention
+// rather than sent again. A repeatable call (GET, HEAD, OPTIONS, or any
+// call carrying an Idempotency-Key) and the steps that call nothing get
+// step_started and their outcome in one append after the work: if the
+// process dies first, the step simply runs again.
+type Engine struct {
+	d      ExecutionDeps
+	owner  string
+	wake   chan struct{}
+	ops    *operationCache
+	mu     sync.Mutex
+	active map[string]context.CancelFunc
+}
+
+// NewEngine needs Store, Pool, Blobs and Credentials.
+func NewEngine(d ExecutionDeps) (*Engine, error) {
+	if err := d.require("Engine", false); err != nil {
+		return nil, err
+	}
+	d.ConnectionDeps = d.ConnectionDeps.withDefaults()
+	if d.Config.Owner == "" {
+		d.Config.Owner = uuid.NewString()
+	}
+	return &Engine{d: d, owner: d.Config.Owner, wake: make(chan struct{}, 1), ops: newOperationCache(),
+		active: map[string]context.CancelFunc{}}, nil
+}
+
+// Owner is the name this process claims work under.
+func (e *Engine) Owner() string { return e.owner }
+
+// Signal asks the engine to look for work now.
+func (e *Engine) Signal() {
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and runs executions until ctx ends, then waits for the
+// executions it runs to stop (their leases lapse for another process).
+func (e *Engine) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	var feedWake <-chan struct{}
+	if e.d.Feed != nil {
+		feedWake = e.d.Feed.Wake(ctx)
+	}
+	renewEvery := e.d.Config.Lease / 3
+	renewTick := time.NewTicker(renewEvery)
+	defer renewTick.Stop()
+	poll := time.NewTicker(e.d.Config.Poll)
+	defer poll.Stop()
+	for {
+		e.claimAndRun(ctx, &wg)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-e.wake:
+		case <-feedWake:
+			feedWake = e.d.Feed.Wake(ctx)
+		case <-poll.C:
+		case <-renewTick.C:
+			e.renewLeases(ctx)
+		}
+	}
+}
+
+func (e *Engine) claimAndRun(ctx context.Context, wg *sync.WaitGroup) {
+	e.mu.Lock()
+	free := e.d.Config.Concurrency - len(e.active)
+	e.mu.Unlock()
+	if free <= 0 || ctx.Err() != nil {
+		return
+	}
+	rows, err := claim(ctx, e.d.Pool, e.owner, e.d.Config.Lease, free)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.d.Logger.ErrorContext(ctx, "claim executions", "error", err)
+		}
+		return
+	}
+	for _, row := range rows {
+		runCtx, cancel := context.WithCancel(ctx)
+		e.mu.Lock()
+		e.active[row.ExecutionID] = cancel
+		e.mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				e.mu.Lock()
+				delete(e.active, row.ExecutionID)
+				e.mu.Unlock()
+				cancel()
+				e.Signal()
+			}()
+			e.runClaimed(runCtx, row)
+		}()
+	}
+}
+
+// renewLeases extends every lease held; an execution whose lease was lost
+// (another process took it over) is stopped before it appends again.
+func (e *Engine) renewLeases(ctx context.Context) {
+	e.mu.Lock()
+	ids := make([]string, 0, len(e.active))
+	for id := range e.active {
+		ids = append(ids, id)
+	}
+	e.mu.Unlock()
+	if len(ids) == 0 {
+		return
+	}
+	held, err := renew(ctx, e.d.Pool, e.owner, e.d.Config.Lease, ids)
+	if err != nil {
+		e.d.Logger.ErrorContext(ctx, "renew execution leases", "error", err)
+		return
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, id := range ids {
+		if !held[id] {
+			if cancel, ok := e.active[id]; ok {
+				e.d.Logger.WarnContext(ctx, "execution lease lost", "execution_id", id)
+				cancel()
+			}
+		}
+	}
+}
+
+// orphanAge is how old a work row without a stream must be to be dropped
+// (its start crashed between the row and the append).
+const orphanAge = time.Minute
+
+func (e *Engine) runClaimed(ctx context.Context, row claimed) {
+	logger := e.d.Logger.With("execution_id", row.ExecutionID, "tenant_id", row.TenantID)
+	due, err := e.drive(ctx, row)
+	// Bookkeeping outlives a cancelled run context.
+	bg := context.WithoutCancel(ctx)
+	switch {
+	case errors.Is(err, errStreamMissing):
+		if time.Since(row.CreatedAt) > orphanAge {
+			err = finish(bg, e.d.Pool, e.owner, row.ExecutionID)
+		} else {
+			err = release(bg, e.d.Pool, e.owner, row.ExecutionID, time.Now().Add(time.Second))
+		}
+	case err != nil:
+		if ctx.Err() == nil {
+			logger.ErrorContext(ctx, "execution step", "error", err)
+		}
+		// Try again a little later (leases keep anyone else out meanwhile).
+		if ctx.Err() == nil || bg.Err() == nil {
+			err = release(bg, e.d.Pool, e.owner, row.ExecutionID, time.Now().Add(e.d.Config.RetryBase))
+		}
+	case due.IsZero():
+		err = finish(bg, e.d.Pool, e.owner, row.ExecutionID)
+	default:
+		err = release(bg, e.d.Pool, e.owner, row.ExecutionID, due)
+	}
+	if err != nil {
+		logger.ErrorContext(bg, "execution bookkeeping", "error", err)
+	}
+}
+
+var errStreamMissing = errors.New("execution stream missing")
+
+// run is an execution being driven: its state, version and envelope.
+type run struct {
+	state   execution.State
+	version int64
+	started time.Time
+	meta    Meta
+	stream  string
+}
+
+// drive runs steps until the execution ends (zero due) or waits for a
+// retry (due is when).
+func (e *Engine) drive(ctx context.Context, row claimed) (time.Time, error) {
+	r, err := e.load(ctx, row.ExecutionID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	for {
+		if r.state.Status.Terminal() {
+			return time.Time{}, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return time.Time{}, err
+		}
+		events, due, err := e.advance(ctx, r)
+		if err != nil {
+			return time.Time{}, err
+		}
+		if len(events) == 0 {
+			return due, nil
+		}
+		if err := e.record(ctx, r, events); err != nil {
+			if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+				// Someone else wrote (a cancellation): read the stream again.
+				if r, err = e.load(ctx, row.ExecutionID); err != nil {
+					return time.Time{}, err
+				}
+				continue
+			}
+			return time.Time{}, err
+		}
+		if !due.IsZero() {
+			return due, nil
+		}
+	}
+}
+
+func (e *Engine) load(ctx context.Context, executionID string) (*run, error) {
+	stream := execution.Stream(executionID)
+	ls, err := load(ctx, e.d.Store, stream, executionAggregate())
+	if err != nil {
+		return nil, err
+	}
+	if !ls.state.Exists {
+		return nil, errStreamMissing
+	}
+	first := ls.recorded[0].Metadata
+	meta := Meta{TenantID: first.TenantID, Actor: engineActor(), CorrelationID: first.CorrelationID,
+		CausationID: ls.recorded[0].ID.String()}
+	return &run{state: ls.state, version: ls.version, started: first.OccurredAt, meta: meta, stream: stream}, nil
+}
+
+// engineActor is the actor of the events the engine appends.
+func engineActor() eventstore.Actor {
+	return eventstore.Actor{Subject: "execution-engine", Role: "SYSTEM", AuthMethod: "system"}
+}
+
+// record appends events with the expected version (event ids derived from
+// the version they follow, so a replayed append is a no-op) and folds them.
+func (e *Engine) record(ctx context.Context, r *run, events []domain.Event) error {
+	if _, err := execution.Decide(r.state, execution.Record{Events: events}); err != nil {
+		return err
+	}
+	meta := r.meta
+	meta.RequestID = fmt.Sprintf("engine:%s:%d", r.stream, r.version)
+	data, err := encode(meta, r.stream, events, e.d.Now())
+	if err != nil {
+		return err
+	}
+	res, err := e.d.Store.Append(ctx, r.stream, r.version, data)
+	if err != nil {
+		return fmt.Errorf("append to %s: %w", r.stream, err)
+	}
+	for _, ev := range events {
+		r.state = execution.Evolve(r.state, ev)
+	}
+	r.version = res.NextExpectedVersion
+	return nil
+}

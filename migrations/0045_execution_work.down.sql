@@ -1,0 +1,2 @@
+DROP TABLE execution_feed_checkpoint;
+DROP TABLE execution_work;
