@@ -38,16 +38,20 @@ type connEnv struct {
 // loopback allows the test servers' addresses.
 var loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
 
-func newConnEnv(t *testing.T, allow []netip.Prefix) *connEnv {
+func newConnEnv(t testing.TB, allow []netip.Prefix, tune ...func(*outbound.Config)) *connEnv {
 	t.Helper()
 	e := &connEnv{env: newEnv(t)}
 	var err error
 	e.blobs, err = blobstore.New(e.pool)
 	require.NoError(t, err)
-	e.outbound, err = outbound.New(outbound.Config{
+	cfg := outbound.Config{
 		Allow: allow,
 		Retry: outbound.RetryConfig{MaxAttempts: 1},
-	}, slog.New(slog.DiscardHandler), nil)
+	}
+	for _, f := range tune {
+		f(&cfg)
+	}
+	e.outbound, err = outbound.New(cfg, slog.New(slog.DiscardHandler), nil)
 	require.NoError(t, err)
 	t.Cleanup(e.outbound.Close)
 	tokens, err := credentials.NewStreamTokenStore(e.store)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/apiq/apiq/adapters/outbound"
 	"github.com/apiq/apiq/adapters/testservers"
 	"github.com/apiq/apiq/commands"
 	"github.com/apiq/apiq/domain"
@@ -42,9 +43,9 @@ type execEnv struct {
 	engine *commands.Engine
 }
 
-func newExecEnv(t *testing.T, cfg commands.ExecutionConfig) *execEnv {
+func newExecEnv(t testing.TB, cfg commands.ExecutionConfig, tune ...func(*outbound.Config)) *execEnv {
 	t.Helper()
-	e := &execEnv{connEnv: newConnEnv(t, loopback), plans: &plansByID{plans: map[string]plan.Plan{}}}
+	e := &execEnv{connEnv: newConnEnv(t, loopback, tune...), plans: &plansByID{plans: map[string]plan.Plan{}}}
 	d := commands.ExecutionDeps{ConnectionDeps: e.cdeps, Pool: e.pool, Feed: e.store, Plans: e.plans, Config: cfg}
 	var err error
 	e.start, err = commands.NewStartExecutionHandler(d)

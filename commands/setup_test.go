@@ -43,7 +43,7 @@ type env struct {
 // fastArgon2 keeps argon2id but with test-sized memory.
 var fastArgon2 = &argon2id.Params{Memory: 8 * 1024, Iterations: 1, Parallelism: 1, SaltLength: 16, KeyLength: 32}
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	pool := pgtest.NewPool(t)
 	store, err := pgstore.New(pool)
@@ -100,7 +100,7 @@ func adminOf(tenantID, adminID, requestID string) commands.Meta {
 }
 
 // tenantWithAdmin creates a tenant whose admin is ada@example.com.
-func (e *env) tenantWithAdmin(t *testing.T, slug string) commands.CreateTenantResult {
+func (e *env) tenantWithAdmin(t testing.TB, slug string) commands.CreateTenantResult {
 	t.Helper()
 	res, err := e.createTenant.Handle(context.Background(), system("create-"+slug), commands.CreateTenant{
 		Name: "Tenant " + slug, Slug: slug,
