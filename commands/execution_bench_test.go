@@ -97,7 +97,7 @@ func waitTerminal(b *testing.B, e *execEnv, executionID string) {
 		} else if last == execution.TypeFailed || last == execution.TypeNeedsAttention {
 			b.Fatalf("execution ended with %s: %s", last, evs[len(evs)-1].Data)
 		}
-		time.Sleep(time.Millisecond)
+		time.Sleep(5 * time.Millisecond)
 	}
 	b.Fatal("execution did not finish")
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiq/apiq/adapters/eventstore"
 	"github.com/apiq/apiq/domain"
+	"github.com/apiq/apiq/domain/connection"
 	"github.com/apiq/apiq/domain/execution"
 )
 
@@ -196,6 +197,9 @@ type run struct {
 	started time.Time
 	meta    Meta
 	stream  string
+	// conns caches the connections read during this claim (a connection
+	// changed meanwhile is seen at the next claim).
+	conns map[string]loaded[connection.State]
 }
 
 // drive runs steps until the execution ends (zero due) or waits for a
@@ -247,7 +251,8 @@ func (e *Engine) load(ctx context.Context, executionID string) (*run, error) {
 	first := ls.recorded[0].Metadata
 	meta := Meta{TenantID: first.TenantID, Actor: engineActor(), CorrelationID: first.CorrelationID,
 		CausationID: ls.recorded[0].ID.String()}
-	return &run{state: ls.state, version: ls.version, started: first.OccurredAt, meta: meta, stream: stream}, nil
+	return &run{state: ls.state, version: ls.version, started: first.OccurredAt, meta: meta, stream: stream,
+		conns: map[string]loaded[connection.State]{}}, nil
 }
 
 // engineActor is the actor of the events the engine appends.

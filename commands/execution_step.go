@@ -162,7 +162,14 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 	fail := func(reason string) ([]domain.Event, time.Time, error) {
 		return append([]domain.Event{started}, failStep(s, u.Key, u.Step, started.Attempt, reason)...), time.Time{}, nil
 	}
-	conn, err := loadConnection(ctx, e.d.Store, r.meta.TenantID, c.ConnectionID, false)
+	conn, cached := r.conns[c.ConnectionID]
+	var err error
+	if !cached {
+		conn, err = loadConnection(ctx, e.d.Store, r.meta.TenantID, c.ConnectionID, false)
+		if err == nil {
+			r.conns[c.ConnectionID] = conn
+		}
+	}
 	if errors.Is(err, connection.ErrNotFound) {
 		return fail("the connection " + c.ConnectionID + " no longer exists")
 	}
