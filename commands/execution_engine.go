@@ -76,14 +76,22 @@ func (e *Engine) Run(ctx context.Context) error {
 	defer renewTick.Stop()
 	poll := time.NewTicker(e.d.Config.Poll)
 	defer poll.Stop()
+	var lastClaim time.Time
 	for {
 		e.claimAndRun(ctx, &wg)
+		lastClaim = time.Now()
+	wait:
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-e.wake:
 		case <-feedWake:
 			feedWake = e.d.Feed.Wake(ctx)
+			// Every append wakes the feed: claim at most every feedClaimGap
+			// on its account (new work also signals the engine directly).
+			if time.Since(lastClaim) < feedClaimGap {
+				goto wait
+			}
 		case <-poll.C:
 		case <-renewTick.C:
 			e.renewLeases(ctx)
@@ -153,6 +161,9 @@ func (e *Engine) renewLeases(ctx context.Context) {
 		}
 	}
 }
+
+// feedClaimGap spaces the claims the feed's wake-ups cause.
+const feedClaimGap = 50 * time.Millisecond
 
 // orphanAge is how old a work row without a stream must be to be dropped
 // (its start crashed between the row and the append).

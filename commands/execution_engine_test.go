@@ -48,11 +48,12 @@ func newExecEnv(t testing.TB, cfg commands.ExecutionConfig, tune ...func(*outbou
 	e := &execEnv{connEnv: newConnEnv(t, loopback, tune...), plans: &plansByID{plans: map[string]plan.Plan{}}}
 	d := commands.ExecutionDeps{ConnectionDeps: e.cdeps, Pool: e.pool, Feed: e.store, Plans: e.plans, Config: cfg}
 	var err error
+	e.engine, err = commands.NewEngine(d)
+	require.NoError(t, err)
+	d.Signal = e.engine.Signal
 	e.start, err = commands.NewStartExecutionHandler(d)
 	require.NoError(t, err)
 	e.cancel, err = commands.NewCancelExecutionHandler(d)
-	require.NoError(t, err)
-	e.engine, err = commands.NewEngine(d)
 	require.NoError(t, err)
 	return e
 }
