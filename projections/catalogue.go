@@ -313,19 +313,66 @@ type endpointRow struct {
 }
 
 func endpointRows(ops []openapi.Operation) []endpointRow {
+	owned := map[string]bool{}
+	for _, op := range ops {
+		for _, key := range ownedKeys(op) {
+			owned[key] = true
+		}
+	}
 	rows := make([]endpointRow, len(ops))
 	for i, op := range ops {
 		doc := buildSearchDocument(op)
+		needs := requiredNeedKeys(op)
+		for _, key := range bodyReferences(op, owned) {
+			if !slices.Contains(needs, key) {
+				needs = append(needs, key)
+			}
+		}
 		rows[i] = endpointRow{
 			Path: op.Path, Method: op.Method, OperationID: op.OperationID, Summary: op.Summary,
 			Description: op.Description, Tags: op.Tags, Parameters: op.Parameters, RequestBody: op.RequestBody,
 			Responses: op.Responses, Security: op.Security, Deprecated: op.Deprecated, SideEffect: op.SideEffect,
-			Produces: op.Produces, Needs: op.Needs, ProducesKeys: producedKeys(op), OwnsKeys: ownedKeys(op), NeedsKeys: requiredNeedKeys(op),
+			Produces: op.Produces, Needs: op.Needs, ProducesKeys: producedKeys(op), OwnsKeys: ownedKeys(op), NeedsKeys: needs,
 			Searchable: isSearchOperation(op),
 			DocA:       doc.A, DocB: doc.B, DocC: doc.C, DocD: doc.D,
 		}
 	}
 	return rows
+}
+
+// bodyReferences lists the keys of the entities op's request body must
+// name: required top-level string properties called like an entity whose
+// id the catalogue returns ("customer" when some operation returns
+// customers' ids as customer_id), as payments APIs name references.
+func bodyReferences(op openapi.Operation, owned map[string]bool) []string {
+	if op.RequestBody == nil || len(op.RequestBody.Schema) == 0 {
+		return nil
+	}
+	var body struct {
+		Required   []string `json:"required"`
+		Properties map[string]struct {
+			Type   any    `json:"type"`
+			Format string `json:"format"`
+		} `json:"properties"`
+	}
+	if json.Unmarshal(op.RequestBody.Schema, &body) != nil {
+		return nil
+	}
+	var keys []string
+	for _, name := range body.Required {
+		prop, ok := body.Properties[name]
+		key := name + "_id"
+		if !ok || prop.Type != "string" || prop.Format == "binary" || genericFieldNames[name] || !owned[key] {
+			continue
+		}
+		keys = append(keys, key)
+	}
+	return keys
+}
+
+// genericFieldNames name what a value is, not which entity it refers to.
+var genericFieldNames = map[string]bool{
+	"value": true, "values": true, "name": true, "type": true, "data": true, "key": true, "code": true, "status": true,
 }
 
 // producedKeys lists the distinct keys op produces.

@@ -39,8 +39,11 @@ func loadBenchTenant(b *testing.B) (*catalogueFixture, int) {
 		benchTenant.took = time.Since(start)
 		require.NoError(b, f.pool.QueryRow(context.Background(),
 			`SELECT count(*) FROM rm_catalogue.endpoints WHERE tenant_id = $1`, benchTenantID).Scan(&benchTenant.count))
-		_, err := f.pool.Exec(context.Background(), `ANALYZE rm_catalogue.endpoints; ANALYZE rm_catalogue.terms`)
-		require.NoError(b, err)
+		for _, table := range []string{"search_documents", "endpoints", "terms", "connections"} {
+			// as autovacuum would after the imports (hint bits, statistics)
+			_, err := f.pool.Exec(context.Background(), `VACUUM (ANALYZE) rm_catalogue.`+table)
+			require.NoError(b, err)
+		}
 		benchTenant.fixture = f
 	})
 	if benchTenant.fixture == nil {
@@ -93,14 +96,11 @@ func BenchmarkSearchEndpoints(b *testing.B) {
 // query, run as SearchEndpoints runs it.
 func explainSearch(ctx context.Context, db SearchDB, tenantID, query string) (string, error) {
 	tune := defaultSearchTuning()
-	tx, err := db.Begin(ctx)
+	tx, err := beginSearch(ctx, db)
 	if err != nil {
 		return "", err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read only
-	if _, err := tx.Exec(ctx, searchSettings); err != nil {
-		return "", err
-	}
 	terms, err := weighTerms(ctx, tx, tenantID, analyzeQuery(query, tune.boosts), tune.commonShare)
 	if err != nil {
 		return "", err

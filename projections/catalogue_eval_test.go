@@ -66,6 +66,8 @@ func (r recallCounts) String() string {
 
 func (r recallCounts) recall20() float64 { return float64(r.at20) / float64(r.queries) }
 
+func (r recallCounts) recall5() float64 { return float64(r.at5) / float64(r.queries) }
+
 // stepsFound returns how many of the query's steps have one of their
 // operations among the hits of the query's document.
 func stepsFound(q labelledQuery, hits []EndpointHit) int {
@@ -138,6 +140,8 @@ func TestSearchQuality(t *testing.T) {
 		}
 	}
 	t.Logf("search quality, all four documents in one tenant:\n%s", table.String())
-	assert.GreaterOrEqual(t, results["heldout"]["all"].recall20(), 0.0, "held-out recall@20")
-	assert.GreaterOrEqual(t, results["overall"]["all"].recall20(), 0.0, "overall recall@20")
+	// Measured: held-out 0.91 (49 of 54), overall 0.96 at 20; overall 0.80 at 5.
+	assert.GreaterOrEqual(t, results["heldout"]["all"].recall20(), 0.87, "held-out recall@20")
+	assert.GreaterOrEqual(t, results["overall"]["all"].recall20(), 0.93, "overall recall@20")
+	assert.GreaterOrEqual(t, results["overall"]["all"].recall5(), 0.75, "overall recall@5")
 }

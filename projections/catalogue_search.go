@@ -118,6 +118,29 @@ func SearchEndpoints(ctx context.Context, db SearchDB, tenantID, query string, o
 // use the GIN index (13 ms instead of 4 for 5,000 endpoints).
 const searchSettings = "SET LOCAL enable_seqscan = off"
 
+// beginSearch starts the search's transaction with its settings: in one
+// round trip from a pool or a connection, in two from a transaction.
+func beginSearch(ctx context.Context, db SearchDB) (pgx.Tx, error) {
+	if pool, ok := db.(interface {
+		BeginTx(context.Context, pgx.TxOptions) (pgx.Tx, error)
+	}); ok {
+		tx, err := pool.BeginTx(ctx, pgx.TxOptions{AccessMode: pgx.ReadOnly, BeginQuery: "BEGIN READ ONLY; " + searchSettings})
+		if err != nil {
+			return nil, fmt.Errorf("begin search: %w", err)
+		}
+		return tx, nil
+	}
+	tx, err := db.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("begin search: %w", err)
+	}
+	if _, err := tx.Exec(ctx, searchSettings); err != nil {
+		_ = tx.Rollback(ctx)
+		return nil, fmt.Errorf("search settings: %w", err)
+	}
+	return tx, nil
+}
+
 func searchEndpoints(ctx context.Context, db SearchDB, tenantID, query string, opts SearchOptions, tune searchTuning) ([]EndpointHit, error) {
 	limit := opts.Limit
 	if limit <= 0 {
@@ -132,14 +155,11 @@ func searchEndpoints(ctx context.Context, db SearchDB, tenantID, query string, o
 	if len(words) == 0 {
 		return nil, nil
 	}
-	tx, err := db.Begin(ctx)
+	tx, err := beginSearch(ctx, db)
 	if err != nil {
-		return nil, fmt.Errorf("begin: %w", err)
+		return nil, err
 	}
 	defer tx.Rollback(ctx) //nolint:errcheck // read only: nothing to keep
-	if _, err := tx.Exec(ctx, searchSettings); err != nil {
-		return nil, fmt.Errorf("search settings: %w", err)
-	}
 	terms, err := weighTerms(ctx, tx, tenantID, words, tune.commonShare)
 	if err != nil || len(terms.lexemes) == 0 {
 		return nil, err
@@ -173,6 +193,11 @@ type weightedTerms struct {
 	verbs     []bool
 	names     bool
 }
+
+// commonFloor is the fewest endpoints a common stem appears in: ranking a
+// few hundred candidates fits a search's time budget anyway, so in a
+// catalogue of ordinary size no stem is restricted (see candidates).
+const commonFloor = 300
 
 // termStatsSQL stems the query words and returns, for each stem, how many
 // of the tenant's enabled endpoints mention it at all, the inverse
@@ -226,7 +251,7 @@ func weighTerms(ctx context.Context, db QueryDB, tenantID string, terms []queryT
 			return out, fmt.Errorf("weigh search terms: %w", err)
 		}
 		t := byWord[word]
-		if t.Original && isAlphabetic(word) && (df == 0 || t.Capitalized) {
+		if t.Lookup || t.Original && isAlphabetic(word) && (df == 0 || t.Capitalized) {
 			out.names = true
 		}
 		weight := t.Boost * idf
@@ -238,7 +263,7 @@ func weighTerms(ctx context.Context, db QueryDB, tenantID string, terms []queryT
 		index[lexeme] = len(out.lexemes)
 		out.lexemes = append(out.lexemes, lexeme)
 		out.weights = append(out.weights, weight)
-		out.selective = append(out.selective, df <= common*total)
+		out.selective = append(out.selective, df <= max(common*total, commonFloor))
 		out.verbs = append(out.verbs, t.Verb)
 	}
 	if err := rows.Err(); err != nil {

@@ -263,6 +263,19 @@ func TestSearchEndpointsLinksAndPages(t *testing.T) {
 		require.NoError(t, err)
 		assert.Empty(t, hits, "%q has no words to search for", q)
 	}
+	// Within a caller's transaction the search runs in a savepoint, and
+	// its settings end with it.
+	tx, err := f.pool.Begin(ctx)
+	require.NoError(t, err)
+	defer tx.Rollback(ctx) //nolint:errcheck // read only
+	inTx, err := SearchEndpoints(ctx, tx, "t1", "movie images", SearchOptions{Limit: 30})
+	require.NoError(t, err)
+	assert.Equal(t, hitIDs(all), hitIDs(inTx))
+	var seqscan string
+	require.NoError(t, tx.QueryRow(ctx, "SHOW enable_seqscan").Scan(&seqscan))
+	assert.Equal(t, "on", seqscan)
+	require.NoError(t, tx.Rollback(ctx))
+
 	hits, err = SearchEndpoints(ctx, f.pool, "t1", "add a pet", SearchOptions{Offset: MaxSearchResults})
 	require.NoError(t, err)
 	assert.Empty(t, hits)

@@ -17,6 +17,10 @@ type queryTerm struct {
 	// for them: they tell a resource's operations apart, but every
 	// resource has them, so they do not select candidates.
 	Verb bool
+	// Lookup is set on the word standing for a value the request gives
+	// that identifies something only a search can find ("email" for an
+	// email address).
+	Lookup bool
 }
 
 // maxQueryTerms bounds the words one search looks for.
@@ -53,8 +57,22 @@ func analyzeQuery(query string, boosts termBoosts) []queryTerm {
 		}
 	}
 	var words []string
-	for i, token := range strings.FieldsFunc(query, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		capitalized := i > 0 && unicode.IsUpper([]rune(token)[0])
+	for i, token := range strings.Fields(query) {
+		token = strings.TrimFunc(token, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) })
+		switch valueKind(token) {
+		case valueEmail:
+			add(queryTerm{Word: "email", Boost: boosts.synonym, Lookup: true})
+			continue
+		case valueURL:
+			add(queryTerm{Word: "url", Boost: boosts.synonym})
+			continue
+		case valueYear:
+			add(queryTerm{Word: "year", Boost: boosts.synonym})
+			continue
+		case valueID:
+			continue
+		}
+		capitalized := i > 0 && token != "" && unicode.IsUpper([]rune(token)[0])
 		for _, word := range identifierWords(token) {
 			boost := 1.0
 			if crudVerbs[word] {
@@ -75,9 +93,6 @@ func analyzeQuery(query string, boosts termBoosts) []queryTerm {
 		if fillerWords[word] {
 			continue
 		}
-		if isYear(word) {
-			add(queryTerm{Word: "year", Boost: boosts.synonym})
-		}
 		boost := boosts.synonym
 		if crudVerbs[word] {
 			boost = boosts.synonym * boosts.crudVerb
@@ -89,6 +104,49 @@ func analyzeQuery(query string, boosts termBoosts) []queryTerm {
 		}
 	}
 	return terms
+}
+
+// Kinds of values a request may give, which are not words to search for.
+const (
+	valueNone = iota
+	valueEmail
+	valueURL
+	valueYear
+	valueID
+)
+
+// valueKind tells the values of a request from its words: an email
+// address, a URL, a year (the documents speak of years), or an id — a
+// number, or a token mixing letters, digits and underscores like
+// "cus_123" or "pi_9". Values carry no vocabulary; an email address says
+// that something must be looked up by it.
+func valueKind(token string) int {
+	at := strings.IndexByte(token, '@')
+	switch {
+	case token == "":
+		return valueNone
+	case at > 0 && strings.Contains(token[at+1:], "."):
+		return valueEmail
+	case strings.Contains(token, "://") || strings.HasPrefix(strings.ToLower(token), "www."):
+		return valueURL
+	case isYear(token):
+		return valueYear
+	}
+	digits, letters, other := 0, 0, 0
+	for _, r := range token {
+		switch {
+		case unicode.IsDigit(r):
+			digits++
+		case unicode.IsLetter(r):
+			letters++
+		default:
+			other++
+		}
+	}
+	if digits > 0 && (letters == 0 || strings.ContainsRune(token, '_') || digits+letters >= 8) {
+		return valueID
+	}
+	return valueNone
 }
 
 // isYear reports whether word is a year of the last or this century

@@ -48,6 +48,25 @@ func TestAnalyzeQuery(t *testing.T) {
 	_, ok = find(year, "genre")
 	assert.True(t, ok)
 
+	values := analyzeQuery("refund charge ch_123 of ana@example.com, order 55, see https://x.io/a (3d secure)", boosts)
+	var words []string
+	for _, term := range values {
+		words = append(words, term.Word)
+	}
+	for _, value := range []string{"ch", "123", "ana", "example", "com", "55", "x", "io", "https"} {
+		assert.NotContains(t, words, value, "values are not words to search for")
+	}
+	email, ok := find(values, "email")
+	assert.True(t, ok && email.Lookup, "an email address is looked up by its field")
+	_, ok = find(values, "url")
+	assert.True(t, ok)
+	_, ok = find(values, "3d")
+	assert.True(t, ok, "a short word with a digit is vocabulary")
+	for token, kind := range map[string]int{"cus_123": valueID, "42": valueID, "5a1b2c3d4e": valueID, "a@b.io": valueEmail,
+		"www.example.com": valueURL, "1999": valueYear, "payment_intent": valueNone, "v1": valueNone, "": valueNone} {
+		assert.Equal(t, kind, valueKind(token), token)
+	}
+
 	phrase := analyzeQuery("sign up a new user", boosts)
 	_, ok = find(phrase, "register")
 	assert.True(t, ok, "two-word phrases are looked up")
