@@ -110,7 +110,7 @@ func openCore(ctx context.Context, cfg Config, logger *slog.Logger, k keys) (c *
 		Pool: c.pool,
 		Feed: c.store,
 		Projectors: []projections.Projector{projections.NewTenantsProjector(), users, projections.NewAPITokensProjector(),
-			projections.NewConnectionsProjector(), projections.NewAuditProjector()},
+			projections.NewConnectionsProjector(), projections.NewAuditProjector(), projections.NewCatalogueProjector()},
 		Logger:     logger,
 		Registerer: c.registry,
 	})

@@ -172,6 +172,7 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		ConnectionCommands: conns,
 		ConnectionQueries:  conns,
 		Audit:              c.audit,
+		Catalogue:          catalogueAPI{db: c.pool},
 		Quotas:             quotas,
 		ErrorRules: []apierror.Rule{{
 			Target: projections.ErrProjectionTimeout, Status: http.StatusGatewayTimeout,

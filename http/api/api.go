@@ -118,6 +118,8 @@ type Deps struct {
 	// ConnectionCommands and ConnectionQueries serve /v1/connections.
 	ConnectionCommands ConnectionCommands
 	ConnectionQueries  ConnectionQueries
+	// Catalogue serves the endpoint catalogue and its search.
+	Catalogue CatalogueQueries
 	// Audit serves /v1/audit.
 	Audit AuditTrail
 	// Quotas, when set, counts API calls against the tenants' quotas.
@@ -136,7 +138,7 @@ func (d Deps) Validate() error {
 		"Sessions": d.Sessions == nil, "UserCommands": d.UserCommands == nil, "UserQueries": d.UserQueries == nil,
 		"TokenCommands": d.TokenCommands == nil, "Positions": d.Positions == nil,
 		"ConnectionCommands": d.ConnectionCommands == nil, "ConnectionQueries": d.ConnectionQueries == nil,
-		"Audit": d.Audit == nil,
+		"Audit": d.Audit == nil, "Catalogue": d.Catalogue == nil,
 	} {
 		if missing {
 			errs = append(errs, errors.New("api: "+name+" is required"))

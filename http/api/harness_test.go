@@ -103,6 +103,7 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 		ConnectionCommands: h.connections,
 		ConnectionQueries:  h.connections,
 		Audit:              h.audit,
+		Catalogue:          pgCatalogue{pool: pool},
 		ErrorRules:         []apierror.Rule{{Target: errUserNotFound, Status: http.StatusNotFound, Code: apierror.CodeNotFound, Message: "user not found"}},
 	}
 	if tune != nil {

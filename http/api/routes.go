@@ -55,6 +55,10 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/v1/connections/:id/oauth/start", manage, s.startAuthorization},
 		{http.MethodGet, oauthCallbackPath, auth.Public(), s.completeAuthorization},
 
+		// The endpoint catalogue: every role reads it.
+		{http.MethodGet, "/v1/connections/:id/endpoints", auth.AnyRole(), s.listEndpoints},
+		{http.MethodGet, "/v1/endpoints/search", auth.AnyRole(), s.searchEndpoints},
+
 		// The audit trail: AUDITOR and ADMIN, never USER; every read is
 		// itself recorded.
 		{http.MethodGet, "/v1/audit/events", auditor, s.listAuditEvents},
