@@ -1,0 +1,2 @@
+DROP TABLE IF EXISTS sso_login_flows;
+DROP TABLE IF EXISTS sso_providers;
