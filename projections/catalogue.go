@@ -74,14 +74,14 @@ CREATE TABLE IF NOT EXISTS endpoints (
     summary       text     NOT NULL,
     description   text     NOT NULL,
     tags          text[]   NOT NULL,
-    parameters    jsonb    NOT NULL,
-    request_body  jsonb,
-    responses     jsonb    NOT NULL,
-    security      jsonb,
+    parameters    json     NOT NULL,
+    request_body  json,
+    responses     json     NOT NULL,
+    security      json,
     deprecated    boolean  NOT NULL,
     side_effect   text     NOT NULL,
-    produces      jsonb    NOT NULL,
-    needs         jsonb    NOT NULL,
+    produces      json     NOT NULL,
+    needs         json     NOT NULL,
     PRIMARY KEY (connection_id, path, method)
 );
 CREATE UNIQUE INDEX IF NOT EXISTS endpoints_operation_idx ON endpoints (connection_id, operation_id);
@@ -260,9 +260,9 @@ func (p *CatalogueProjector) discovered(ctx context.Context, db DB, ev eventstor
 // outweigh the others.
 const insertEndpointsSQL = `
 WITH r AS (
-    SELECT * FROM jsonb_to_recordset($4::jsonb) AS r(path text, method text, operation_id text, summary text,
-        description text, tags text[], parameters jsonb, request_body jsonb, responses jsonb, security jsonb,
-        deprecated boolean, side_effect text, produces jsonb, needs jsonb, produces_keys text[],
+    SELECT * FROM json_to_recordset($4::json) AS r(path text, method text, operation_id text, summary text,
+        description text, tags text[], parameters json, request_body json, responses json, security json,
+        deprecated boolean, side_effect text, produces json, needs json, produces_keys text[],
         owns_keys text[], needs_keys text[], searchable boolean, doc_a text, doc_b text, doc_c text, doc_d text)
 ), details AS (
     INSERT INTO endpoints (connection_id, path, method, tenant_id, operation_id, summary, description, tags,

@@ -45,7 +45,7 @@ func buildSearchDocument(op openapi.Operation) searchDocument {
 	for _, tag := range op.Tags {
 		b.add(identifierWords(tag)...)
 	}
-	description := plainText(op.Description)
+	description := plainText(truncateWords(op.Description, 4*maxDocumentDescription))
 	first, rest := splitFirstSentence(description)
 	b.addText(first)
 	for _, p := range op.Parameters {
@@ -60,26 +60,27 @@ func buildSearchDocument(op openapi.Operation) searchDocument {
 			continue
 		}
 		c.add(identifierWords(p.Name)...)
-		pf, _ := splitFirstSentence(plainText(p.Description))
+		pf, _ := splitFirstSentence(plainText(truncateWords(p.Description, 400)))
 		c.addText(truncateWords(pf, 200))
 	}
 	fields := &fieldCollector{seen: map[string]bool{}}
 	if op.RequestBody != nil {
-		rf, _ := splitFirstSentence(plainText(op.RequestBody.Description))
+		rf, _ := splitFirstSentence(plainText(truncateWords(op.RequestBody.Description, 400)))
 		c.addText(rf)
-		fields.collect(op.RequestBody.Schema, 1)
+		if body := parseSchema(op.RequestBody.Schema); body != nil {
+			fields.collect(body, 1)
+		}
 	}
 	for _, r := range op.Responses {
 		if len(r.Status) != 3 || r.Status[0] != '2' || len(r.Schema) == 0 {
 			continue
 		}
-		var s jsonSchema
-		if json.Unmarshal(r.Schema, &s) == nil {
+		if s := parseSchema(r.Schema); s != nil {
 			b.add(identifierWords(s.Title)...)
-			sf, _ := splitFirstSentence(plainText(s.Description))
+			sf, _ := splitFirstSentence(plainText(truncateWords(s.Description, 400)))
 			c.addText(truncateWords(sf, 200))
+			fields.collect(s, maxFieldDepth)
 		}
-		fields.collect(r.Schema, maxFieldDepth)
 	}
 	for _, name := range fields.names {
 		d.add(identifierWords(name)...)
@@ -183,6 +184,9 @@ func plainText(s string) string {
 	if s == "" {
 		return ""
 	}
+	if !strings.ContainsAny(s, "<&[") && !strings.Contains(s, "://") {
+		return strings.Join(strings.Fields(s), " ")
+	}
 	s = htmlTag.ReplaceAllString(s, " ")
 	s = html.UnescapeString(s)
 	s = markdownLink.ReplaceAllString(s, "$1")
@@ -211,15 +215,27 @@ func truncateWords(text string, n int) string {
 	return text[:cut]
 }
 
-// jsonSchema is the part of a catalogue schema the search document reads.
-type jsonSchema struct {
-	Title       string                     `json:"title"`
-	Description string                     `json:"description"`
-	Properties  map[string]json.RawMessage `json:"properties"`
-	Items       json.RawMessage            `json:"items"`
-	AllOf       []json.RawMessage          `json:"allOf"`
-	AnyOf       []json.RawMessage          `json:"anyOf"`
-	OneOf       []json.RawMessage          `json:"oneOf"`
+// schemaNode is the part of a catalogue schema the search document reads.
+type schemaNode struct {
+	Title       string                 `json:"title"`
+	Description string                 `json:"description"`
+	Properties  map[string]*schemaNode `json:"properties"`
+	Items       *schemaNode            `json:"items"`
+	AllOf       []*schemaNode          `json:"allOf"`
+	AnyOf       []*schemaNode          `json:"anyOf"`
+	OneOf       []*schemaNode          `json:"oneOf"`
+}
+
+// parseSchema decodes a catalogue schema once; nil when there is none.
+func parseSchema(raw json.RawMessage) *schemaNode {
+	if len(raw) == 0 {
+		return nil
+	}
+	var s schemaNode
+	if json.Unmarshal(raw, &s) != nil {
+		return nil
+	}
+	return &s
 }
 
 // fieldCollector gathers the property names of schemas, shallow ones first.
@@ -228,16 +244,16 @@ type fieldCollector struct {
 	seen  map[string]bool
 }
 
-// collect adds the property names of raw down to depth levels of objects
+// collect adds the property names of s down to depth levels of objects
 // (arrays and schema combinations do not count as levels).
-func (f *fieldCollector) collect(raw json.RawMessage, depth int) {
-	level := []json.RawMessage{raw}
+func (f *fieldCollector) collect(s *schemaNode, depth int) {
+	level := []*schemaNode{s}
 	for ; depth > 0 && len(level) > 0 && len(f.names) < maxDocumentFields; depth-- {
-		var next []json.RawMessage
-		for _, r := range level {
-			for _, s := range f.objects(r, 0) {
-				names := make([]string, 0, len(s.Properties))
-				for name := range s.Properties {
+		var next []*schemaNode
+		for _, node := range level {
+			for _, obj := range objects(node, 0) {
+				names := make([]string, 0, len(obj.Properties))
+				for name := range obj.Properties {
 					names = append(names, name)
 				}
 				slices.Sort(names)
@@ -246,7 +262,9 @@ func (f *fieldCollector) collect(raw json.RawMessage, depth int) {
 						f.seen[name] = true
 						f.names = append(f.names, name)
 					}
-					next = append(next, s.Properties[name])
+					if child := obj.Properties[name]; child != nil {
+						next = append(next, child)
+					}
 				}
 			}
 		}
@@ -254,24 +272,20 @@ func (f *fieldCollector) collect(raw json.RawMessage, depth int) {
 	}
 }
 
-// objects returns the object schemas raw stands for: itself, its items,
-// the members of its combinations.
-func (f *fieldCollector) objects(raw json.RawMessage, hops int) []jsonSchema {
-	if len(raw) == 0 || hops > 4 {
+// objects returns the object schemas s stands for: itself, its items, the
+// members of its combinations.
+func objects(s *schemaNode, hops int) []*schemaNode {
+	if s == nil || hops > 4 {
 		return nil
 	}
-	var s jsonSchema
-	if json.Unmarshal(raw, &s) != nil {
-		return nil
-	}
-	var out []jsonSchema
+	var out []*schemaNode
 	if len(s.Properties) > 0 {
 		out = append(out, s)
 	}
-	out = append(out, f.objects(s.Items, hops+1)...)
-	for _, group := range [][]json.RawMessage{s.AllOf, s.AnyOf, s.OneOf} {
+	out = append(out, objects(s.Items, hops+1)...)
+	for _, group := range [][]*schemaNode{s.AllOf, s.AnyOf, s.OneOf} {
 		for _, member := range group {
-			out = append(out, f.objects(member, hops+1)...)
+			out = append(out, objects(member, hops+1)...)
 		}
 	}
 	return out
