@@ -69,7 +69,8 @@ func TestPlanAcrossTwoConnections(t *testing.T) {
 	assert.Equal(t, 1, pl.Rounds)
 	assert.Zero(t, pl.RepairRounds)
 	assert.Equal(t, 1350, pl.Usage.TotalTokens)
-	assert.LessOrEqual(t, pl.Candidates, planning.DefaultMaxCandidates)
+	assert.Equal(t, len(tmdb(t))+2, pl.Candidates, "a small catalogue is a candidate whole, but for the destructive operation")
+	assert.LessOrEqual(t, pl.ToolsOffered, pl.Candidates+len(tools.ControlTools()), "within the byte budget")
 
 	var transcript llm.Transcript
 	require.NoError(t, json.Unmarshal(res.Transcript, &transcript))

@@ -55,11 +55,13 @@ func (s scope) connections() []projections.PlanningConnection {
 func (s scope) restricted() bool { return len(s.allowed) < len(s.cat.connections) }
 
 // rank searches the catalogue for the request and returns the allowed
-// operations the tool set holds, best first: up to limit of them, after the
+// operations the tool set holds, best first: up to limit hits, after the
 // ones to keep (a revised plan's). With fill, when the allowed connections
-// hold no more than limit operations, all of them are candidates, hits
-// first. Destructive operations are candidates only when the request asks
-// to delete, remove, cancel... something (asksToDestroy): whatever a
+// hold no more than tools.MaxSelected operations, the others follow the
+// hits (offer trims them to the byte budget): a small catalogue is offered
+// whole, so a request in other words than the documents' still finds its
+// operations. Destructive operations are candidates only when the request
+// asks to delete, remove, cancel... something (asksToDestroy): whatever a
 // document or a model says, a plan destroys nothing the requester did not
 // ask to destroy.
 func (p *Planner) rank(ctx context.Context, tenantID, query string, s scope, keep []plan.OperationRef, limit int, fill bool) ([]plan.OperationRef, error) {
@@ -100,7 +102,8 @@ func (p *Planner) rank(ctx context.Context, tenantID, query string, s scope, kee
 			break
 		}
 	}
-	if fill && s.operations <= limit {
+	if fill && s.operations <= tools.MaxSelected && len(out) > 0 {
+		limit = tools.MaxSelected
 		for _, ref := range s.cat.set.Refs() {
 			add(ref)
 		}

@@ -38,7 +38,9 @@ var (
 		"only a proposed version can be confirmed; this one failed or found no suitable endpoint")
 	ErrSecondPersonRequired = domain.NewError(domain.ErrForbidden, "second_confirmation_required",
 		"the plan has destructive steps and this tenant requires an ADMIN other than its requesters to confirm it")
-	ErrNotConfirmed = domain.NewError(domain.ErrConflict, "plan_not_confirmed",
+	// ErrNotConfirmed: there is no such confirmed version (what the
+	// execution engine asks for is not found).
+	ErrNotConfirmed = domain.NewError(domain.ErrNotFound, "plan_not_confirmed",
 		"the plan version is not confirmed; only a confirmed version can be executed")
 )
 
