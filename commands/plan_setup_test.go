@@ -193,4 +193,3 @@ func unrate(t *testing.T) func(llmtest.Request) llmtest.Reply {
 		"GET_search-movie", map[string]any{"step_id": "find", "query": "Inception"},
 		"deleteRating", map[string]any{"step_id": "unrate", "movie_id": "${ steps.find.output.results[0].id }"})
 }
-
