@@ -106,6 +106,10 @@ type Guard struct {
 	users    Users
 	recorder DenialRecorder
 	logger   *slog.Logger
+	// sessions and origins, when set by WithSessions, accept the browser
+	// session cookie.
+	sessions SessionAuthenticator
+	origins  []string
 }
 
 // NewGuard returns a Guard; every dependency is required.
@@ -150,15 +154,31 @@ func (g *Guard) Require(access Access, requestID func(*gin.Context) string) gin.
 			return
 		}
 		ctx := c.Request.Context()
+		var p Principal
 		credential, ok := bearer(c.GetHeader("Authorization"))
-		if !ok {
+		if ok {
+			var err error
+			if p, err = g.authn.Authenticate(ctx, credential); err != nil {
+				g.unauthorized(c, err)
+				return
+			}
+		} else if c.GetHeader("Authorization") != "" {
 			g.unauthorized(c, nil)
 			return
-		}
-		p, err := g.authn.Authenticate(ctx, credential)
-		if err != nil {
-			g.unauthorized(c, err)
-			return
+		} else {
+			sp, found, err := g.fromSession(c)
+			switch {
+			case !found:
+				g.unauthorized(c, nil)
+				return
+			case errors.Is(err, ErrCSRF):
+				apierror.Abort(c, ErrCSRF)
+				return
+			case err != nil:
+				g.unauthorized(c, err)
+				return
+			}
+			p = sp
 		}
 		role, err := g.users.ActiveRole(ctx, p.TenantID, p.UserID)
 		if err != nil {
