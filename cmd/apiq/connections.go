@@ -81,7 +81,7 @@ func (c *core) openConnections(deps commands.Deps) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("connection handlers: %w", err)
 	}
-	return nil
+	return c.openExecutions(d)
 }
 
 // connectionsAPI adapts the connection commands and the connections view

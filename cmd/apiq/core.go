@@ -48,6 +48,7 @@ type core struct {
 	// connection commands (connections.go).
 	outbound    *outbound.Client
 	connections connectionHandlers
+	executions  executionParts
 	// audit serves the audit trail and signs its chain heads (audit_trail.go).
 	audit *auditTrail
 	// idempotency is set by httpHandler.
@@ -110,7 +111,8 @@ func openCore(ctx context.Context, cfg Config, logger *slog.Logger, k keys) (c *
 		Pool: c.pool,
 		Feed: c.store,
 		Projectors: []projections.Projector{projections.NewTenantsProjector(), users, projections.NewAPITokensProjector(),
-			projections.NewConnectionsProjector(), projections.NewAuditProjector(), projections.NewCatalogueProjector()},
+			projections.NewConnectionsProjector(), projections.NewAuditProjector(), projections.NewCatalogueProjector(),
+			projections.NewExecutionsProjector()},
 		Logger:     logger,
 		Registerer: c.registry,
 	})

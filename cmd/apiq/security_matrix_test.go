@@ -40,6 +40,8 @@ var routeBodies = map[string]string{
 	"GET /v1/connections/:id/endpoints": "", "GET /v1/endpoints/search": "",
 	"GET /v1/audit/events": "", "GET /v1/audit/export": "", "GET /v1/audit/streams/:stream": "",
 	"GET /v1/audit/executions/:id/timeline": "", "GET /v1/audit/verify": "", "GET /v1/audit/heads": "",
+	"GET /v1/executions": "", "POST /v1/executions": `{"plan_id":"%s"}`, "GET /v1/executions/:id": "",
+	"GET /v1/executions/:id/events": "", "POST /v1/executions/:id/cancel": `{"reason":"matrix"}`,
 }
 
 func jsonString(s string) string {
@@ -84,6 +86,11 @@ func (o *tenantObjects) objectFor(path string) (string, bool) {
 		return o.created("/v1/connections", routeBodies["POST /v1/connections"]), true
 	case strings.HasPrefix(path, "/v1/audit/streams/:stream"):
 		return "user-" + o.user(), true
+	case strings.HasPrefix(path, "/v1/executions/:id"):
+		// Finished before use: the engine appends nothing later.
+		id, _ := o.s.startExecution(o.admin, o.s.confirmPlan(o.admin, transformPlan()), "")
+		o.s.awaitExecution(o.admin, id)
+		return id, true
 	case strings.HasPrefix(path, "/v1/audit/executions/:id"):
 		// No execution factory exists yet: an id nobody has.
 		return uuid.NewString(), true

@@ -173,6 +173,8 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		ConnectionQueries:  conns,
 		Audit:              c.audit,
 		Catalogue:          catalogueAPI{db: c.pool},
+		ExecutionCommands:  executionsAPI{db: c.pool, store: c.store, parts: c.executions},
+		ExecutionQueries:   executionsAPI{db: c.pool, store: c.store, parts: c.executions},
 		Quotas:             quotas,
 		ErrorRules: []apierror.Rule{{
 			Target: projections.ErrProjectionTimeout, Status: http.StatusGatewayTimeout,

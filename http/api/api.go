@@ -120,6 +120,9 @@ type Deps struct {
 	ConnectionQueries  ConnectionQueries
 	// Catalogue serves the endpoint catalogue and its search.
 	Catalogue CatalogueQueries
+	// ExecutionCommands and ExecutionQueries serve /v1/executions.
+	ExecutionCommands ExecutionCommands
+	ExecutionQueries  ExecutionQueries
 	// Audit serves /v1/audit.
 	Audit AuditTrail
 	// Quotas, when set, counts API calls against the tenants' quotas.
@@ -139,6 +142,7 @@ func (d Deps) Validate() error {
 		"TokenCommands": d.TokenCommands == nil, "Positions": d.Positions == nil,
 		"ConnectionCommands": d.ConnectionCommands == nil, "ConnectionQueries": d.ConnectionQueries == nil,
 		"Audit": d.Audit == nil, "Catalogue": d.Catalogue == nil,
+		"ExecutionCommands": d.ExecutionCommands == nil, "ExecutionQueries": d.ExecutionQueries == nil,
 	} {
 		if missing {
 			errs = append(errs, errors.New("api: "+name+" is required"))

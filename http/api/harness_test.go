@@ -61,8 +61,10 @@ type harness struct {
 	connections *fakeConnections
 	// audit is the fake audit trail.
 	audit *fakeAudit
-	logs  *syncBuffer
-	lag   map[string]int64
+	// executions is the fake execution side.
+	executions *fakeExecutions
+	logs       *syncBuffer
+	lag        map[string]int64
 }
 
 func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
@@ -76,7 +78,7 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 	require.NoError(t, err)
 
 	h := &harness{t: t, identity: newFakeIdentity(), connections: newFakeConnections(), audit: newFakeAudit(),
-		logs: &syncBuffer{}, lag: map[string]int64{"users": 0}}
+		executions: newFakeExecutions(), logs: &syncBuffer{}, lag: map[string]int64{"users": 0}}
 	cfg := DefaultConfig()
 	cfg.MaxBodyBytes = 4 << 10
 	deps := Deps{
@@ -104,6 +106,8 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 		ConnectionQueries:  h.connections,
 		Audit:              h.audit,
 		Catalogue:          pgCatalogue{pool: pool},
+		ExecutionCommands:  h.executions,
+		ExecutionQueries:   h.executions,
 		ErrorRules:         []apierror.Rule{{Target: errUserNotFound, Status: http.StatusNotFound, Code: apierror.CodeNotFound, Message: "user not found"}},
 	}
 	if tune != nil {

@@ -59,6 +59,13 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/v1/connections/:id/endpoints", auth.AnyRole(), s.listEndpoints},
 		{http.MethodGet, "/v1/endpoints/search", auth.AnyRole(), s.searchEndpoints},
 
+		// Executions: USER and ADMIN run and cancel them, AUDITOR reads.
+		{http.MethodGet, "/v1/executions", auth.AnyRole(), s.listExecutions},
+		{http.MethodPost, "/v1/executions", manage, s.startExecution},
+		{http.MethodGet, "/v1/executions/:id", auth.AnyRole(), s.getExecution},
+		{http.MethodGet, "/v1/executions/:id/events", auth.AnyRole(), s.executionEvents},
+		{http.MethodPost, "/v1/executions/:id/cancel", manage, s.cancelExecution},
+
 		// The audit trail: AUDITOR and ADMIN, never USER; every read is
 		// itself recorded.
 		{http.MethodGet, "/v1/audit/events", auditor, s.listAuditEvents},
