@@ -160,6 +160,7 @@ func TestSearchEndpointsRoute(t *testing.T) {
 	for _, field := range []string{"connection_id", "operation_id", "method", "path", "summary", "score"} {
 		assert.Contains(t, first, field)
 	}
+	assert.Equal(t, []any{}, raw["items"].([]any)[1].(map[string]any)["needs"], "an operation needing nothing has empty needs")
 
 	// Pages follow one another until the ranking ends.
 	var paged []string
