@@ -110,10 +110,7 @@ ON CONFLICT (tenant_id) DO UPDATE
 
 // Apply implements Projector: every event becomes a row, whatever its type.
 func (*AuditProjector) Apply(ctx context.Context, db DB, ev eventstore.RecordedEvent) error {
-	canonical, err := AuditCanonicalBytes(ev)
-	if err != nil {
-		return fmt.Errorf("audit: %w", err)
-	}
+	canonical := AuditCanonicalBytes(ev)
 	commit, prepare, err := positionArgs(ev.Position)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)

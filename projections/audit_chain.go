@@ -3,8 +3,7 @@ package projections
 import (
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/json"
-	"fmt"
+	"time"
 
 	"github.com/apiq/apiq/adapters/eventstore"
 )
@@ -15,18 +14,27 @@ const auditCanonicalContext = "apiq.audit.event.v1"
 // AuditCanonicalBytes are the bytes of an event the audit hash chain covers:
 // a context string, then the event id (16 bytes), stream id, stream version
 // (8 bytes, big-endian), type, data as stored (ciphertexts included, so
-// crypto-shredding never changes them) and the metadata encoded as
-// eventstore.Metadata (fields in declaration order), each variable-length
+// crypto-shredding never changes them) and every metadata field (tenant,
+// the actor's subject, role, auth method, token id, SSO issuer and subject,
+// correlation, causation and request ids, client IP, user agent, schema
+// version as 8 bytes, event time as RFC 3339 in UTC), each variable-length
 // field preceded by its length (4 bytes, big-endian) so no two events share
 // an encoding. The event's position is not covered: a logical restore may
 // renumber positions without changing the chain, while the order of the
 // chain itself is covered by each hash including the previous one.
-func AuditCanonicalBytes(ev eventstore.RecordedEvent) ([]byte, error) {
-	meta, err := json.Marshal(ev.Metadata)
-	if err != nil {
-		return nil, fmt.Errorf("canonical bytes of %s: encode metadata: %w", ev.ID, err)
+func AuditCanonicalBytes(ev eventstore.RecordedEvent) []byte {
+	md := &ev.Metadata
+	occurred := ""
+	if !md.OccurredAt.IsZero() {
+		occurred = md.OccurredAt.UTC().Format(time.RFC3339Nano)
 	}
-	n := len(auditCanonicalContext) + 16 + 8 + 4*5 + len(ev.StreamID) + len(ev.Type) + len(ev.Data) + len(meta)
+	fields := [...]string{md.TenantID, md.Actor.Subject, md.Actor.Role, md.Actor.AuthMethod, md.Actor.TokenID,
+		md.Actor.SSOIssuer, md.Actor.SSOSubject, md.CorrelationID, md.CausationID, md.RequestID, md.ClientIP,
+		md.UserAgent, occurred}
+	n := len(auditCanonicalContext) + 16 + 8 + 8 + 4*(4+len(fields)) + len(ev.StreamID) + len(ev.Type) + len(ev.Data)
+	for _, f := range fields {
+		n += len(f)
+	}
 	b := make([]byte, 0, n)
 	b = appendField(b, []byte(auditCanonicalContext))
 	b = append(b, ev.ID[:]...)
@@ -34,8 +42,11 @@ func AuditCanonicalBytes(ev eventstore.RecordedEvent) ([]byte, error) {
 	b = binary.BigEndian.AppendUint64(b, uint64(ev.Version))
 	b = appendField(b, []byte(ev.Type))
 	b = appendField(b, ev.Data)
-	b = appendField(b, meta)
-	return b, nil
+	for _, f := range fields[:len(fields)-1] {
+		b = appendField(b, []byte(f))
+	}
+	b = binary.BigEndian.AppendUint64(b, uint64(int64(md.SchemaVersion)))
+	return appendField(b, []byte(occurred))
 }
 
 func appendField(b, field []byte) []byte {

@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -121,30 +122,49 @@ func TestAuditCanonicalBytes(t *testing.T) {
 	t.Parallel()
 	ev := eventstore.RecordedEvent{ID: uuid.New(), StreamID: "s-1", Version: 1, Type: "a.b", Data: json.RawMessage(`{"x": 1}`),
 		Metadata: eventstore.Metadata{TenantID: "t"}}
-	base, err := projections.AuditCanonicalBytes(ev)
-	require.NoError(t, err)
+	base := projections.AuditCanonicalBytes(ev)
 	changes := map[string]func(e *eventstore.RecordedEvent){
-		"id":       func(e *eventstore.RecordedEvent) { e.ID = uuid.New() },
-		"stream":   func(e *eventstore.RecordedEvent) { e.StreamID = "s-2" },
-		"version":  func(e *eventstore.RecordedEvent) { e.Version = 2 },
-		"type":     func(e *eventstore.RecordedEvent) { e.Type = "a.c" },
-		"data":     func(e *eventstore.RecordedEvent) { e.Data = json.RawMessage(`{"x": 2}`) },
-		"metadata": func(e *eventstore.RecordedEvent) { e.Metadata.Actor.Subject = "u" },
+		"id":             func(e *eventstore.RecordedEvent) { e.ID = uuid.New() },
+		"stream":         func(e *eventstore.RecordedEvent) { e.StreamID = "s-2" },
+		"version":        func(e *eventstore.RecordedEvent) { e.Version = 2 },
+		"type":           func(e *eventstore.RecordedEvent) { e.Type = "a.c" },
+		"data":           func(e *eventstore.RecordedEvent) { e.Data = json.RawMessage(`{"x": 2}`) },
+		"tenant":         func(e *eventstore.RecordedEvent) { e.Metadata.TenantID = "u" },
+		"actor subject":  func(e *eventstore.RecordedEvent) { e.Metadata.Actor.Subject = "u" },
+		"actor role":     func(e *eventstore.RecordedEvent) { e.Metadata.Actor.Role = "ADMIN" },
+		"auth method":    func(e *eventstore.RecordedEvent) { e.Metadata.Actor.AuthMethod = "sso" },
+		"token id":       func(e *eventstore.RecordedEvent) { e.Metadata.Actor.TokenID = "t" },
+		"sso issuer":     func(e *eventstore.RecordedEvent) { e.Metadata.Actor.SSOIssuer = "i" },
+		"sso subject":    func(e *eventstore.RecordedEvent) { e.Metadata.Actor.SSOSubject = "s" },
+		"correlation id": func(e *eventstore.RecordedEvent) { e.Metadata.CorrelationID = "c" },
+		"causation id":   func(e *eventstore.RecordedEvent) { e.Metadata.CausationID = "c" },
+		"request id":     func(e *eventstore.RecordedEvent) { e.Metadata.RequestID = "r" },
+		"client ip":      func(e *eventstore.RecordedEvent) { e.Metadata.ClientIP = "192.0.2.1" },
+		"user agent":     func(e *eventstore.RecordedEvent) { e.Metadata.UserAgent = "x" },
+		"schema version": func(e *eventstore.RecordedEvent) { e.Metadata.SchemaVersion = 2 },
+		"event time":     func(e *eventstore.RecordedEvent) { e.Metadata.OccurredAt = time.Unix(1, 0) },
 		// The boundary between fields is part of the encoding.
 		"boundary": func(e *eventstore.RecordedEvent) { e.StreamID, e.Type = "s-1a", ".b" },
 	}
 	for name, change := range changes {
 		e := ev
 		change(&e)
-		other, err := projections.AuditCanonicalBytes(e)
-		require.NoError(t, err)
+		other := projections.AuditCanonicalBytes(e)
 		assert.NotEqual(t, base, other, name)
 	}
 	moved := ev
 	moved.Position = eventstore.Position{Commit: 7, Prepare: 8}
-	same, err := projections.AuditCanonicalBytes(moved)
-	require.NoError(t, err)
+	same := projections.AuditCanonicalBytes(moved)
 	assert.Equal(t, base, same, "positions are not covered (a logical restore may renumber them)")
 	assert.Len(t, projections.AuditChainHash(projections.AuditGenesisHash("t"), base), 32)
 	assert.NotEqual(t, projections.AuditGenesisHash("t"), projections.AuditGenesisHash("u"))
+}
+
+// TestAuditCanonicalBytesCoverTheWholeEnvelope fails when the envelope
+// gains a field: AuditCanonicalBytes must then cover it too (under a new
+// context string, since existing chains were built without it).
+func TestAuditCanonicalBytesCoverTheWholeEnvelope(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, 9, reflect.TypeFor[eventstore.Metadata]().NumField(), "eventstore.Metadata changed")
+	assert.Equal(t, 6, reflect.TypeFor[eventstore.Actor]().NumField(), "eventstore.Actor changed")
 }

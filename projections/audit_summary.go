@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"unicode/utf8"
@@ -89,34 +90,65 @@ var auditSummaryRules = map[string]summaryRule{
 // object stays under 2 KiB. Keys come out sorted, so the result is
 // deterministic.
 func AuditSummary(eventType string, data json.RawMessage) json.RawMessage {
-	var fields map[string]json.RawMessage
-	if err := json.Unmarshal(data, &fields); err != nil {
-		fields = nil // not an object: nothing to summarise
+	rule, known := auditSummaryRules[eventType]
+	if !known {
+		fields := map[string]json.RawMessage{}
+		forEachMember(data, func(key, value []byte) { fields[string(key)] = value })
+		out := map[string]json.RawMessage{}
+		genericSummary(fields, out)
+		return encodeSummary(out)
 	}
-	out := map[string]json.RawMessage{}
-	if rule, known := auditSummaryRules[eventType]; known {
+	out := make(map[string]json.RawMessage, len(rule.keep)+len(rule.flags)+len(rule.counts))
+	forEachMember(data, func(key, v []byte) {
 		for _, name := range rule.keep {
-			if v, ok := fields[name]; ok {
+			if string(key) == name {
 				if kept, ok := summaryValue(v, true); ok {
 					out[name] = kept
+				} else {
+					delete(out, name)
 				}
+				return
 			}
 		}
 		for name, flag := range rule.flags {
-			if v, ok := fields[name]; ok && !bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
-				out[flag] = json.RawMessage("true")
+			if string(key) == name {
+				if !bytes.Equal(bytes.TrimSpace(v), []byte("null")) {
+					out[flag] = json.RawMessage("true")
+				} else {
+					delete(out, flag)
+				}
+				return
 			}
 		}
 		for _, name := range rule.counts {
-			var items []json.RawMessage
-			if v, ok := fields[name]; ok && json.Unmarshal(v, &items) == nil {
-				out[name+"_count"] = mustJSON(len(items))
+			if string(key) == name {
+				var items []json.RawMessage
+				if json.Unmarshal(v, &items) == nil {
+					out[name+"_count"] = mustJSON(len(items))
+				} else {
+					delete(out, name+"_count")
+				}
+				return
 			}
 		}
-	} else {
-		genericSummary(fields, out)
-	}
+	})
 	return encodeSummary(out)
+}
+
+// forEachMember calls fn with each member of a JSON object, in order (so
+// the last of duplicate keys wins when fn overwrites, as with
+// json.Unmarshal); anything but an object has no members.
+func forEachMember(data []byte, fn func(key, value []byte)) {
+	if eachMember(data, fn) {
+		return
+	}
+	var fields map[string]json.RawMessage
+	if json.Unmarshal(data, &fields) != nil {
+		return
+	}
+	for k, v := range fields {
+		fn([]byte(k), v)
+	}
 }
 
 // genericSummary keeps the scalar fields of an unknown event type whose
@@ -170,6 +202,9 @@ func summaryValue(v json.RawMessage, nested bool) (json.RawMessage, bool) {
 	}
 	switch v[0] {
 	case '"':
+		if plain, ok := plainJSONString(v); ok && screenString(plain) == plain {
+			return v, true // what mustJSON(plain) would write
+		}
 		var s string
 		if json.Unmarshal(v, &s) != nil {
 			return nil, false
@@ -258,21 +293,36 @@ func looksLikeVaultCiphertext(s string) bool {
 }
 
 // encodeSummary encodes the summary with sorted keys, dropping the last
-// fields until it fits maxSummaryBytes.
+// fields until it fits maxSummaryBytes. Values are valid, compact JSON
+// already (summaryValue made them), so they are copied as they are.
 func encodeSummary(fields map[string]json.RawMessage) json.RawMessage {
-	b := mustJSON(fields)
-	if len(b) <= maxSummaryBytes {
-		return b
-	}
 	names := make([]string, 0, len(fields))
 	for name := range fields {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	for i := len(names) - 1; i >= 0 && len(b) > maxSummaryBytes; i-- {
-		delete(fields, names[i])
-		fields["truncated"] = json.RawMessage("true")
-		b = mustJSON(fields)
+	encode := func(names []string, truncated bool) []byte {
+		b := make([]byte, 0, 128)
+		b = append(b, '{')
+		for i, name := range names {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(append(b, mustJSON(name)...), ':')
+			b = append(b, fields[name]...)
+		}
+		if truncated {
+			if len(names) > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `"truncated":true`...)
+		}
+		return append(b, '}')
+	}
+	b := encode(names, false)
+	for keep := len(names) - 1; len(b) > maxSummaryBytes && keep >= 0; keep-- {
+		kept := slices.DeleteFunc(slices.Clone(names[:keep]), func(n string) bool { return n == "truncated" })
+		b = encode(kept, true)
 	}
 	return b
 }
@@ -285,4 +335,144 @@ func mustJSON(v any) json.RawMessage {
 		return json.RawMessage("null")
 	}
 	return b
+}
+
+// plainJSONString returns the content of a JSON string literal that needs
+// no unescaping and that json.Marshal writes back byte for byte (no
+// escapes, control or HTML characters, line or paragraph separators,
+// invalid UTF-8); ok is false for any other.
+func plainJSONString(v []byte) (string, bool) {
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	inner := v[1 : len(v)-1]
+	ascii := true
+	for _, c := range inner {
+		switch {
+		case c < 0x20, c == '"', c == '\\', c == '<', c == '>', c == '&':
+			return "", false
+		case c >= 0x80:
+			ascii = false
+		}
+	}
+	if !ascii && (!utf8.Valid(inner) || bytes.Contains(inner, []byte("\u2028")) || bytes.Contains(inner, []byte("\u2029"))) {
+		return "", false
+	}
+	return string(inner), true
+}
+
+// eachMember calls fn with each member of a JSON object without decoding
+// the values. It returns false — having called fn for none, or only some,
+// of the members; the caller then decodes with encoding/json — for
+// anything it does not handle simply: not an object, an escaped key, a
+// malformed text.
+func eachMember(data []byte, fn func(key, value []byte)) bool {
+	// A first pass checks the shape, so fn sees all members or none.
+	if !splitMembers(data, nil) {
+		return false
+	}
+	return splitMembers(data, fn)
+}
+
+// splitMembers walks the members of an object, calling fn when set.
+func splitMembers(data []byte, fn func(key, value []byte)) bool {
+	i := skipSpace(data, 0)
+	if i >= len(data) || data[i] != '{' {
+		return false
+	}
+	i = skipSpace(data, i+1)
+	if i < len(data) && data[i] == '}' {
+		return skipSpace(data, i+1) == len(data)
+	}
+	for {
+		if i >= len(data) || data[i] != '"' {
+			return false
+		}
+		end := stringEnd(data, i)
+		if end < 0 || bytes.IndexByte(data[i:end], '\\') >= 0 {
+			return false
+		}
+		key := data[i+1 : end-1]
+		if !utf8.Valid(key) || bytes.ContainsFunc(key, func(r rune) bool { return r < 0x20 }) {
+			return false // encoding/json would replace or refuse these
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) || data[i] != ':' {
+			return false
+		}
+		start := skipSpace(data, i+1)
+		end = valueEnd(data, start)
+		if end <= start {
+			return false
+		}
+		if fn != nil {
+			fn(key, data[start:end])
+		}
+		i = skipSpace(data, end)
+		if i >= len(data) {
+			return false
+		}
+		switch data[i] {
+		case ',':
+			i = skipSpace(data, i+1)
+		case '}':
+			return skipSpace(data, i+1) == len(data)
+		default:
+			return false
+		}
+	}
+}
+
+func skipSpace(data []byte, i int) int {
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\n' || data[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// stringEnd returns the index after the string literal starting at i, or -1.
+func stringEnd(data []byte, i int) int {
+	for j := i + 1; j < len(data); j++ {
+		switch data[j] {
+		case '\\':
+			j++
+		case '"':
+			return j + 1
+		}
+	}
+	return -1
+}
+
+// valueEnd returns the index after the JSON value starting at i, or -1.
+func valueEnd(data []byte, i int) int {
+	if i >= len(data) {
+		return -1
+	}
+	switch data[i] {
+	case '"':
+		return stringEnd(data, i)
+	case '{', '[':
+		depth := 0
+		for j := i; j < len(data); j++ {
+			switch data[j] {
+			case '"':
+				if j = stringEnd(data, j); j < 0 {
+					return -1
+				}
+				j--
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return j + 1
+				}
+			}
+		}
+		return -1
+	}
+	j := i
+	for j < len(data) && !strings.ContainsRune(",}] \t\n\r", rune(data[j])) {
+		j++
+	}
+	return j
 }

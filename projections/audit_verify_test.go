@@ -147,6 +147,12 @@ func TestVerifyAuditDetectsTampering(t *testing.T) {
 		{"add a field to an event's metadata", func(t *testing.T, f *tamperFixture) {
 			f.superuser(t, fmt.Sprintf(`UPDATE events SET metadata = metadata || '{"note":"x"}' WHERE event_id = '%s'`, f.ids[5]))
 		}, projections.BreakEventUnreadable, 6, true},
+		{"replace an event's actor with something else", func(t *testing.T, f *tamperFixture) {
+			f.superuser(t, fmt.Sprintf(`UPDATE events SET metadata = jsonb_set(metadata, '{actor}', '["admin"]') WHERE event_id = '%s'`, f.ids[8]))
+		}, projections.BreakEventUnreadable, 9, true},
+		{"give a metadata field another type", func(t *testing.T, f *tamperFixture) {
+			f.superuser(t, fmt.Sprintf(`UPDATE events SET metadata = jsonb_set(metadata, '{schema_version}', '"1"') WHERE event_id = '%s'`, f.ids[1]))
+		}, projections.BreakEventUnreadable, 2, true},
 		{"alter an audit row", func(t *testing.T, f *tamperFixture) {
 			f.superuser(t, `UPDATE rm_audit.audit_events SET actor_subject = 'someone-else' WHERE tenant_id = 'tenant-a' AND seq = 5`)
 		}, projections.BreakRowAltered, 5, true},
