@@ -123,6 +123,8 @@ type Deps struct {
 	// ExecutionCommands and ExecutionQueries serve /v1/executions.
 	ExecutionCommands ExecutionCommands
 	ExecutionQueries  ExecutionQueries
+	// Plans serves /v1/plans.
+	Plans Plans
 	// Audit serves /v1/audit.
 	Audit AuditTrail
 	// Quotas, when set, counts API calls against the tenants' quotas.
@@ -143,6 +145,7 @@ func (d Deps) Validate() error {
 		"ConnectionCommands": d.ConnectionCommands == nil, "ConnectionQueries": d.ConnectionQueries == nil,
 		"Audit": d.Audit == nil, "Catalogue": d.Catalogue == nil,
 		"ExecutionCommands": d.ExecutionCommands == nil, "ExecutionQueries": d.ExecutionQueries == nil,
+		"Plans": d.Plans == nil,
 	} {
 		if missing {
 			errs = append(errs, errors.New("api: "+name+" is required"))

@@ -63,6 +63,7 @@ type harness struct {
 	audit *fakeAudit
 	// executions is the fake execution side.
 	executions *fakeExecutions
+	plans      *fakePlans // the fake plan side
 	logs       *syncBuffer
 	lag        map[string]int64
 }
@@ -78,7 +79,7 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 	require.NoError(t, err)
 
 	h := &harness{t: t, identity: newFakeIdentity(), connections: newFakeConnections(), audit: newFakeAudit(),
-		executions: newFakeExecutions(), logs: &syncBuffer{}, lag: map[string]int64{"users": 0}}
+		executions: newFakeExecutions(), plans: newFakePlans(), logs: &syncBuffer{}, lag: map[string]int64{"users": 0}}
 	cfg := DefaultConfig()
 	cfg.MaxBodyBytes = 4 << 10
 	deps := Deps{
@@ -108,6 +109,7 @@ func newHarness(t *testing.T, tune func(*Config, *Deps)) *harness {
 		Catalogue:          pgCatalogue{pool: pool},
 		ExecutionCommands:  h.executions,
 		ExecutionQueries:   h.executions,
+		Plans:              h.plans,
 		ErrorRules:         []apierror.Rule{{Target: errUserNotFound, Status: http.StatusNotFound, Code: apierror.CodeNotFound, Message: "user not found"}},
 	}
 	if tune != nil {

@@ -59,6 +59,20 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/v1/connections/:id/endpoints", auth.AnyRole(), s.listEndpoints},
 		{http.MethodGet, "/v1/endpoints/search", auth.AnyRole(), s.searchEndpoints},
 
+		// Plans: USER and ADMIN ask for, revise, confirm and reject them,
+		// AUDITOR reads; an ADMIN sets the tenant's plan settings (and, when
+		// they say so, confirms others' destructive plans: the plan's rule,
+		// checked by the command).
+		{http.MethodGet, "/v1/plans", auth.AnyRole(), s.listPlans},
+		{http.MethodPost, "/v1/plans", manage, s.createPlan},
+		{http.MethodGet, "/v1/plans/usage", auth.AnyRole(), s.planUsage},
+		{http.MethodGet, "/v1/plans/settings", auth.AnyRole(), s.planSettings},
+		{http.MethodPut, "/v1/plans/settings", admin, s.setPlanSettings},
+		{http.MethodGet, "/v1/plans/:id", auth.AnyRole(), s.getPlan},
+		{http.MethodPost, "/v1/plans/:id/confirm", manage, s.confirmPlan},
+		{http.MethodPost, "/v1/plans/:id/reject", manage, s.rejectPlan},
+		{http.MethodPost, "/v1/plans/:id/revise", manage, s.revisePlan},
+
 		// Executions: USER and ADMIN run and cancel them, AUDITOR reads.
 		{http.MethodGet, "/v1/executions", auth.AnyRole(), s.listExecutions},
 		{http.MethodPost, "/v1/executions", manage, s.startExecution},
