@@ -29,6 +29,14 @@ import (
 // call carrying an Idempotency-Key) and the steps that call nothing get
 // step_started and their outcome in one append after the work: if the
 // process dies first, the step simply runs again.
+//
+// Batching rule: the events of such repeatable steps are held in memory
+// and appended together with the next events that must be durable (a
+// non-repeatable step_started, a failure, a retry, the end), or when
+// maxHeldEvents are held or the oldest is maxHold old. A crash loses only
+// held outcomes of repeatable steps, which then run again; it costs one
+// commit per batch instead of one per step, and live readers see a
+// batch at most maxHold late.
 type Engine struct {
 	d      ExecutionDeps
 	owner  string
@@ -179,7 +187,10 @@ func (e *Engine) runClaimed(ctx context.Context, row claimed) {
 		if time.Since(row.CreatedAt) > orphanAge {
 			err = finish(bg, e.d.Pool, e.owner, row.ExecutionID)
 		} else {
-			err = release(bg, e.d.Pool, e.owner, row.ExecutionID, time.Now().Add(time.Second))
+			// Claimed between its start's row and append: look again soon
+			// (the start's own signal may come before the row is due).
+			err = release(bg, e.d.Pool, e.owner, row.ExecutionID, time.Now().Add(streamWait))
+			e.signalAt(streamWait)
 		}
 	case err != nil:
 		if ctx.Err() == nil {
@@ -193,6 +204,7 @@ func (e *Engine) runClaimed(ctx context.Context, row claimed) {
 		err = finish(bg, e.d.Pool, e.owner, row.ExecutionID)
 	default:
 		err = release(bg, e.d.Pool, e.owner, row.ExecutionID, due)
+		e.signalAt(time.Until(due))
 	}
 	if err != nil {
 		logger.ErrorContext(bg, "execution bookkeeping", "error", err)
@@ -200,6 +212,17 @@ func (e *Engine) runClaimed(ctx context.Context, row claimed) {
 }
 
 var errStreamMissing = errors.New("execution stream missing")
+
+// streamWait is how long a work row whose stream is not there yet waits.
+const streamWait = 20 * time.Millisecond
+
+// signalAt wakes the engine after d, when a released row falls due
+// (sooner than the next poll would notice).
+func (e *Engine) signalAt(d time.Duration) {
+	if d < e.d.Config.Poll {
+		time.AfterFunc(max(d, 0)+time.Millisecond, e.Signal)
+	}
+}
 
 // run is an execution being driven: its state, version and envelope.
 type run struct {
@@ -211,6 +234,53 @@ type run struct {
 	// conns caches the connections read during this claim (a connection
 	// changed meanwhile is seen at the next claim).
 	conns map[string]loaded[connection.State]
+	// held are events of repeatable steps already folded into state but
+	// not appended yet (version is the stream's durable version); heldSince
+	// is when the first was held.
+	held      []domain.Event
+	heldSince time.Time
+}
+
+// Batching bounds: at most maxHeldEvents events, held at most maxHold.
+const (
+	maxHeldEvents = 32
+	maxHold       = 50 * time.Millisecond
+)
+
+// holdable reports whether events may wait for a later append: those of
+// a repeatable step (step_started marked repeatable, then its success) or
+// a skipped step. Anything else must be durable at once.
+func holdable(events []domain.Event) bool {
+	switch first := events[0].(type) {
+	case execution.StepSkipped:
+		return len(events) == 1
+	case execution.StepStarted:
+		if !first.Repeatable || len(events) != 2 {
+			return false
+		}
+		_, ok := events[1].(execution.StepSucceeded)
+		return ok
+	}
+	return false
+}
+
+// hold folds events into the run's state and keeps them for the next append.
+func (e *Engine) hold(r *run, events []domain.Event) {
+	if len(r.held) == 0 {
+		r.heldSince = time.Now()
+	}
+	for _, ev := range events {
+		r.state = execution.Evolve(r.state, ev)
+	}
+	r.held = append(r.held, events...)
+}
+
+// flush appends the held events, if any.
+func (e *Engine) flush(ctx context.Context, r *run) error {
+	if len(r.held) == 0 {
+		return nil
+	}
+	return e.record(ctx, r, nil)
 }
 
 // drive runs steps until the execution ends (zero due) or waits for a
@@ -232,7 +302,15 @@ func (e *Engine) drive(ctx context.Context, row claimed) (time.Time, error) {
 			return time.Time{}, err
 		}
 		if len(events) == 0 {
+			if err := e.flush(ctx, r); err != nil {
+				return time.Time{}, err
+			}
 			return due, nil
+		}
+		if holdable(events) && len(r.held)+len(events) <= maxHeldEvents &&
+			(len(r.held) == 0 || time.Since(r.heldSince) < maxHold) {
+			e.hold(r, events)
+			continue
 		}
 		if err := e.record(ctx, r, events); err != nil {
 			if errors.Is(err, eventstore.ErrWrongExpectedVersion) {
@@ -271,15 +349,19 @@ func engineActor() eventstore.Actor {
 	return eventstore.Actor{Subject: "execution-engine", Role: "SYSTEM", AuthMethod: "system"}
 }
 
-// record appends events with the expected version (event ids derived from
-// the version they follow, so a replayed append is a no-op) and folds them.
+// record appends the held events and then events with the expected
+// version (event ids derived from the version they follow, so a replayed
+// append is a no-op) and folds events (the held ones are folded already).
+// On a failed append the held events are dropped with the run: the caller
+// reloads the stream or gives the execution up.
 func (e *Engine) record(ctx context.Context, r *run, events []domain.Event) error {
 	if _, err := execution.Decide(r.state, execution.Record{Events: events}); err != nil {
 		return err
 	}
+	all := append(r.held[:len(r.held):len(r.held)], events...)
 	meta := r.meta
 	meta.RequestID = fmt.Sprintf("engine:%s:%d", r.stream, r.version)
-	data, err := encode(meta, r.stream, events, e.d.Now())
+	data, err := encode(meta, r.stream, all, e.d.Now())
 	if err != nil {
 		return err
 	}
@@ -290,6 +372,6 @@ func (e *Engine) record(ctx context.Context, r *run, events []domain.Event) erro
 	for _, ev := range events {
 		r.state = execution.Evolve(r.state, ev)
 	}
-	r.version = res.NextExpectedVersion
+	r.version, r.held = res.NextExpectedVersion, nil
 	return nil
 }
