@@ -10,7 +10,6 @@ import (
 	"github.com/apiq/apiq/adapters/eventstore"
 	"github.com/apiq/apiq/commands"
 	"github.com/apiq/apiq/domain/execution"
-	"github.com/apiq/apiq/domain/plan"
 	"github.com/apiq/apiq/http/api"
 	"github.com/apiq/apiq/projections"
 )
@@ -26,8 +25,12 @@ type executionParts struct {
 // it claims work through PostgreSQL leases, so several processes share it)
 // and the start/cancel commands, which signal the engine directly.
 func (c *core) openExecutions(conns commands.ConnectionDeps) error {
-	d := commands.ExecutionDeps{ConnectionDeps: conns, Pool: c.pool, Feed: c.store,
-		Plans: streamPlans{store: c.store}, Config: commands.DefaultExecutionConfig()}
+	plans, err := commands.NewConfirmedPlanStore(c.store)
+	if err != nil {
+		return fmt.Errorf("confirmed plans: %w", err)
+	}
+	d := commands.ExecutionDeps{ConnectionDeps: conns, Pool: c.pool, Feed: c.store, Plans: plans,
+		Config: commands.DefaultExecutionConfig()}
 	engine, err := commands.NewEngine(d)
 	if err != nil {
 		return fmt.Errorf("execution engine: %w", err)
@@ -44,44 +47,6 @@ func (c *core) openExecutions(conns commands.ConnectionDeps) error {
 	c.executions = executionParts{start: start, cancel: cancel, engine: engine}
 	c.background = append(c.background, engine.Run)
 	return nil
-}
-
-// streamPlans loads confirmed plans from their streams (commands.ConfirmedPlans):
-// the plan's own rule (plan.Executable) decides what may run.
-type streamPlans struct{ store eventstore.Store }
-
-var _ commands.ConfirmedPlans = streamPlans{}
-
-// Load implements commands.ConfirmedPlans.
-func (p streamPlans) Load(ctx context.Context, tenantID, planID string, version int64) (plan.Plan, int64, error) {
-	recorded, err := p.store.ReadStream(ctx, plan.Stream(planID), 0, 0)
-	if errors.Is(err, eventstore.ErrStreamNotFound) || (err == nil && (len(recorded) == 0 || recorded[0].Metadata.TenantID != tenantID)) {
-		return plan.Plan{}, 0, plan.ErrNotFound
-	}
-	if err != nil {
-		return plan.Plan{}, 0, fmt.Errorf("load plan %s: %w", planID, err)
-	}
-	var s plan.State
-	for _, rec := range recorded {
-		ev, ok, err := plan.Decode(rec.Type, rec.Metadata.SchemaVersion, rec.Data)
-		if err != nil {
-			return plan.Plan{}, 0, fmt.Errorf("load plan %s at version %d: %w", planID, rec.Version, err)
-		}
-		if ok {
-			s = plan.Evolve(s, ev)
-		}
-	}
-	n := int(version)
-	if n == 0 {
-		if n = s.Confirmed; n == 0 {
-			return plan.Plan{}, 0, plan.ErrNotConfirmed
-		}
-	}
-	v, err := plan.Executable(s, n)
-	if err != nil {
-		return plan.Plan{}, 0, err
-	}
-	return v.Plan, int64(v.Version), nil
 }
 
 // executionsAPI adapts the execution commands, the executions view and the
