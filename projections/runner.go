@@ -42,7 +42,8 @@ type RunnerConfig struct {
 	BackoffMax     time.Duration
 	StallAfter     int
 	CommitTimeout  time.Duration
-	// HandlerTimeout bounds one handler attempt (default 10 s).
+	// HandlerTimeout bounds one handler attempt (default 10 s): each of its
+	// statements on the server, and the whole attempt a second later.
 	HandlerTimeout time.Duration
 	// WaitTimeout bounds WaitForPosition (default 5 s).
 	WaitTimeout time.Duration
@@ -202,8 +203,12 @@ func (r *Runner) Run(ctx context.Context) error {
 		return fmt.Errorf("projection runner: %w", err)
 	}
 	// First added runs outermost.
+	// The server's statement_timeout (HandlerTimeout) ends a slow statement
+	// first, leaving the connection usable so the batch's prefix can still
+	// commit; the context deadline, a grace period later, only ends handlers
+	// stuck outside the database (pgx closes a connection whose context ends).
 	router.AddMiddleware(recordOutcome, r.metrics.countHandlerErrors, middleware.Recoverer,
-		middleware.Timeout(r.cfg.HandlerTimeout))
+		middleware.Timeout(r.cfg.HandlerTimeout+handlerTimeoutGrace))
 	for _, p := range r.cfg.Projectors {
 		name := p.Name()
 		sub, err := NewSubscriber(SubscriberConfig{
@@ -350,3 +355,7 @@ func ensureTables(ctx context.Context, q txBeginner, p Projector, schema string)
 type txBeginner interface {
 	BeginTx(ctx context.Context, opts pgx.TxOptions) (pgx.Tx, error)
 }
+
+// handlerTimeoutGrace is how much longer than HandlerTimeout a handler's
+// context lives, so the server's statement timeout fires first.
+const handlerTimeoutGrace = time.Second
