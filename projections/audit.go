@@ -29,7 +29,7 @@ const AuditProjectorName = "audit"
 func (*AuditProjector) Name() string { return AuditProjectorName }
 
 // Version implements Projector.
-func (*AuditProjector) Version() int { return 1 }
+func (*AuditProjector) Version() int { return 2 }
 
 // Schema implements Projector. summary is json, not jsonb: verification
 // compares it byte for byte with the summary derived from the event.
