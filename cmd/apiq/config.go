@@ -42,6 +42,7 @@ type Config struct {
 	PublicURL          string         // APIQ_PUBLIC_URL: where browsers and OAuth providers reach APIQ
 	AuditSignInterval  time.Duration  // APIQ_AUDIT_SIGN_INTERVAL: how often audit chain heads are signed
 	Security           SecurityConfig // APIQ_CORS_ORIGINS, APIQ_RATE_*, APIQ_LOGIN_*, APIQ_QUOTA_*
+	Planning           PlanningConfig // APIQ_LLM_BASE_URL, APIQ_LLM_API_KEY, APIQ_LLM_MODEL, APIQ_LLM_TIMEOUT
 }
 
 // Defaults of the configuration.
@@ -80,7 +81,7 @@ func configVars() []envVar {
 		{"APIQ_MAX_DOCUMENT_BYTES", "26214400", "largest OpenAPI document a connection may import (413 beyond)"},
 		{"APIQ_PUBLIC_URL", "", "APIQ's external base URL, for the OAuth callback (the request's host when unset)"},
 		{"APIQ_AUDIT_SIGN_INTERVAL", "1m", "how often the head of each tenant's audit hash chain is signed (key: <APIQ_DATA_DIR>/audit-signing.key)"},
-	}, securityVars()...)
+	}, append(securityVars(), planningVars()...)...)
 }
 
 // configHelp lists the variables for `apiq --help`.
@@ -155,6 +156,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	var securityErrs []error
 	cfg.Security, securityErrs = loadSecurityConfig(get)
 	errs = append(errs, securityErrs...)
+	var planningErrs []error
+	cfg.Planning, planningErrs = loadPlanningConfig(get)
+	errs = append(errs, planningErrs...)
 	if err := errors.Join(append(errs, cfg.Validate())...); err != nil {
 		return Config{}, fmt.Errorf("configuration: %w", err)
 	}
@@ -214,6 +218,9 @@ func (c Config) Validate() error {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			errs = append(errs, errors.New("APIQ_PUBLIC_URL must be an absolute http or https URL"))
 		}
+	}
+	if err := c.Planning.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -81,6 +81,9 @@ func (c *core) openConnections(deps commands.Deps) error {
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("connection handlers: %w", err)
 	}
+	if err := c.openPlans(d); err != nil {
+		return err
+	}
 	return c.openExecutions(d)
 }
 

@@ -49,6 +49,7 @@ type core struct {
 	outbound    *outbound.Client
 	connections connectionHandlers
 	executions  executionParts
+	plans       planParts // plans.go
 	// audit serves the audit trail and signs its chain heads (audit_trail.go).
 	audit *auditTrail
 	// idempotency is set by httpHandler.
@@ -112,7 +113,7 @@ func openCore(ctx context.Context, cfg Config, logger *slog.Logger, k keys) (c *
 		Feed: c.store,
 		Projectors: []projections.Projector{projections.NewTenantsProjector(), users, projections.NewAPITokensProjector(),
 			projections.NewConnectionsProjector(), projections.NewAuditProjector(), projections.NewCatalogueProjector(),
-			projections.NewExecutionsProjector()},
+			projections.NewExecutionsProjector(), projections.NewPlansProjector()},
 		Logger:     logger,
 		Registerer: c.registry,
 	})
