@@ -11,6 +11,7 @@ import (
 
 	"github.com/apiq/apiq/adapters/authtoken"
 	"github.com/apiq/apiq/adapters/eventstore"
+	"github.com/apiq/apiq/adapters/session"
 	"github.com/apiq/apiq/commands"
 	"github.com/apiq/apiq/domain/user"
 	"github.com/apiq/apiq/http/api"
@@ -26,6 +27,9 @@ type identity struct {
 	signer *authtoken.Signer
 	cmds   handlers
 	now    func() time.Time
+	// sessions, when set, are the browser sessions that end at once when
+	// their user is disabled, deleted or given a new password.
+	sessions *session.Store
 }
 
 // Authenticate accepts an API token (apiq_…) found in the read model, or
@@ -109,13 +113,34 @@ func (i *identity) UpdateUser(ctx context.Context, md eventstore.Metadata, id st
 		cmd.Disabled = &disabled
 	}
 	res, err := i.cmds.updateUser.Handle(ctx, commands.MetaFromMetadata(md), cmd)
-	return res.Position, err
+	if err != nil {
+		return res.Position, err
+	}
+	if (cmd.Disabled != nil && *cmd.Disabled) || cmd.Password != nil {
+		return res.Position, i.endSessions(ctx, md.TenantID, id)
+	}
+	return res.Position, nil
+}
+
+// endSessions revokes every browser session of the user, so a change that
+// locks them out takes effect before the read models catch up.
+func (i *identity) endSessions(ctx context.Context, tenantID, userID string) error {
+	if i.sessions == nil {
+		return nil
+	}
+	if err := i.sessions.RevokeUser(ctx, tenantID, userID); err != nil {
+		return fmt.Errorf("end the user's browser sessions: %w", err)
+	}
+	return nil
 }
 
 // DeleteUser implements api.UserCommands.
 func (i *identity) DeleteUser(ctx context.Context, md eventstore.Metadata, id string) (eventstore.Position, error) {
 	res, err := i.cmds.deleteUser.Handle(ctx, commands.MetaFromMetadata(md), commands.DeleteUser{UserID: id})
-	return res.Position, err
+	if err != nil {
+		return res.Position, err
+	}
+	return res.Position, i.endSessions(ctx, md.TenantID, id)
 }
 
 // GetUser implements api.UserQueries.

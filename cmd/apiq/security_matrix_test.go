@@ -42,7 +42,18 @@ var routeBodies = map[string]string{
 	"GET /v1/audit/executions/:id/timeline": "", "GET /v1/audit/verify": "", "GET /v1/audit/heads": "",
 	"GET /v1/executions": "", "POST /v1/executions": `{"plan_id":"%s"}`, "GET /v1/executions/:id": "",
 	"GET /v1/executions/:id/events": "", "POST /v1/executions/:id/cancel": `{"reason":"matrix"}`,
+	"POST /v1/auth/session": `{"email":"nobody@example.com","password":"not a password"}`, "POST /v1/auth/logout": "",
+	"GET /v1/auth/sso/:provider/start": "", "GET /v1/auth/sso/:provider/callback": "",
+	"GET /v1/sso/providers": "", "POST /v1/sso/providers": matrixSSOProvider, "DELETE /v1/sso/providers/:id": "",
+	"GET /v1/plans": "", "POST /v1/plans": `{"prompt":"list the pets %s"}`, "GET /v1/plans/usage": "",
+	"GET /v1/plans/settings": "", "PUT /v1/plans/settings": `{"destructive_requires_second_admin":false}`,
+	"GET /v1/plans/:id": "", "POST /v1/plans/:id/confirm": "{}", "POST /v1/plans/:id/reject": `{"reason":"matrix"}`,
+	"POST /v1/plans/:id/revise": `{"prompt":"list the pets again %s"}`,
 }
+
+// matrixSSOProvider is an OpenID provider nobody listens for: starting a
+// login through it fails, and the browser is sent back to the interface.
+const matrixSSOProvider = `{"name":"Matrix IdP","issuer_url":"http://127.0.0.1:1","client_id":"apiq","client_secret":"s3cret"}`
 
 func jsonString(s string) string {
 	raw, _ := json.Marshal(s)
@@ -84,6 +95,11 @@ func (o *tenantObjects) objectFor(path string) (string, bool) {
 		return o.created("/v1/tokens", `{"name":"matrix"}`), true
 	case strings.HasPrefix(path, "/v1/connections/:id"):
 		return o.created("/v1/connections", routeBodies["POST /v1/connections"]), true
+	case strings.HasPrefix(path, "/v1/sso/providers/:id"), strings.HasPrefix(path, "/v1/auth/sso/:provider"):
+		return o.created("/v1/sso/providers", matrixSSOProvider), true
+	case strings.HasPrefix(path, "/v1/plans/:id"):
+		// Drafted from the catalogue search: no model is configured.
+		return o.created("/v1/plans", `{"prompt":"list the pets"}`), true
 	case strings.HasPrefix(path, "/v1/audit/streams/:stream"):
 		return "user-" + o.user(), true
 	case strings.HasPrefix(path, "/v1/executions/:id"):

@@ -144,6 +144,12 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		return nil, nil, err
 	}
 	conns := &connectionsAPI{db: c.pool, cmds: c.connections, runner: c.runner, viewTimeout: cfg.ReadYourWritesTimeout}
+	sso, err := c.openSSO()
+	if err != nil {
+		_ = shutdownTracing(ctx)
+		return nil, nil, err
+	}
+	id.sessions = sso.sessions
 	handler, err := api.New(cfg, api.Deps{
 		Logger:         c.logger,
 		Registry:       c.registry,
@@ -169,13 +175,17 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		TokenCommands: id,
 		Positions:     positions{runner: c.runner},
 
-		ConnectionCommands: conns,
-		ConnectionQueries:  conns,
-		Audit:              c.audit,
-		Catalogue:          catalogueAPI{db: c.pool},
-		ExecutionCommands:  executionsAPI{db: c.pool, store: c.store, parts: c.executions},
-		ExecutionQueries:   executionsAPI{db: c.pool, store: c.store, parts: c.executions},
-		Quotas:             quotas,
+		ConnectionCommands:   conns,
+		ConnectionQueries:    conns,
+		Audit:                c.audit,
+		Catalogue:            catalogueAPI{db: c.pool},
+		SSO:                  sso,
+		BrowserSessions:      sso,
+		SessionAuthenticator: sso,
+		ExecutionCommands:    executionsAPI{db: c.pool, store: c.store, parts: c.executions},
+		ExecutionQueries:     executionsAPI{db: c.pool, store: c.store, parts: c.executions},
+		Plans:                &plansAPI{db: c.pool, parts: c.plans, runner: c.runner, viewTimeout: cfg.ReadYourWritesTimeout},
+		Quotas:               quotas,
 		ErrorRules: []apierror.Rule{{
 			Target: projections.ErrProjectionTimeout, Status: http.StatusGatewayTimeout,
 			Code: apierror.CodeProjectionTimeout, Message: apierror.ErrProjectionWait.Message,

@@ -127,6 +127,12 @@ type Deps struct {
 	Plans Plans
 	// Audit serves /v1/audit.
 	Audit AuditTrail
+	// SSO, when set, serves /v1/sso/providers and /v1/auth/sso.
+	SSO SSO
+	// BrowserSessions, when set, serves POST /v1/auth/session and logout;
+	// SessionAuthenticator lets the auth middleware accept the session cookie.
+	BrowserSessions      BrowserSessions
+	SessionAuthenticator auth.SessionAuthenticator
 	// Quotas, when set, counts API calls against the tenants' quotas.
 	Quotas *quota.Store
 	// ErrorRules map the domain's sentinel errors to statuses and codes.

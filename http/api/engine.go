@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"runtime/debug"
 
 	"github.com/gin-gonic/gin"
@@ -30,6 +31,13 @@ func (s *server) engine() (*gin.Engine, error) {
 	guard, err := auth.NewGuard(s.deps.Authenticator, s.deps.Users, s.deps.Denials, s.deps.Logger)
 	if err != nil {
 		return nil, err
+	}
+	if s.deps.SessionAuthenticator != nil {
+		var origins []string
+		if u, err := url.Parse(s.cfg.PublicURL); err == nil && s.cfg.PublicURL != "" {
+			origins = append(origins, u.Scheme+"://"+u.Host)
+		}
+		guard = guard.WithSessions(s.deps.SessionAuthenticator, origins)
 	}
 	idem, err := s.deps.Idempotency.Middleware(idempotency.MiddlewareConfig{
 		Scope:        idempotencyScope,

@@ -29,6 +29,15 @@ func (s *server) routes() []route {
 		{http.MethodGet, "/docs", auth.Public(), s.apiReference},
 
 		{http.MethodPost, "/v1/auth/login", auth.Public(), s.login},
+		// Browser sessions and single sign-on: the provider id names the
+		// tenant, so start and callback are public.
+		{http.MethodPost, "/v1/auth/session", auth.Public(), s.createSession},
+		{http.MethodPost, "/v1/auth/logout", auth.AnyRole(), s.logout},
+		{http.MethodGet, "/v1/auth/sso/:provider/start", auth.Public(), s.startSSO},
+		{http.MethodGet, "/v1/auth/sso/:provider/callback", auth.Public(), s.completeSSO},
+		{http.MethodGet, "/v1/sso/providers", admin, s.listSSOProviders},
+		{http.MethodPost, "/v1/sso/providers", admin, s.createSSOProvider},
+		{http.MethodDelete, "/v1/sso/providers/:id", admin, s.deleteSSOProvider},
 		{http.MethodGet, "/v1/me", auth.AnyRole(), s.me},
 
 		{http.MethodGet, "/v1/users", admin, s.listUsers},

@@ -37,7 +37,8 @@ func (c SecurityConfig) Validate() error {
 
 // loginRoutes take an email and a password, and so are throttled.
 var loginRoutes = map[string]bool{
-	http.MethodPost + " /v1/auth/login": true,
+	http.MethodPost + " /v1/auth/login":   true,
+	http.MethodPost + " /v1/auth/session": true,
 }
 
 // protections are the security middlewares of the engine.

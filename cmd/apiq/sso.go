@@ -1,0 +1,123 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apiq/apiq/adapters/eventstore"
+	"github.com/apiq/apiq/adapters/oidc"
+	"github.com/apiq/apiq/adapters/session"
+	"github.com/apiq/apiq/commands"
+	"github.com/apiq/apiq/domain/user"
+	"github.com/apiq/apiq/http/api"
+	"github.com/apiq/apiq/http/auth"
+)
+
+// browserSessionTTL is how long a browser session lasts.
+const browserSessionTTL = 12 * time.Hour
+
+// ssoAPI adapts single sign-on (adapters/oidc, the SSOLogin command) and
+// browser sessions (adapters/session) to the HTTP layer's interfaces
+// (api.SSO, api.BrowserSessions, auth.SessionAuthenticator).
+type ssoAPI struct {
+	oidc     *oidc.Service
+	sessions *session.Store
+	ssoLogin commands.SSOLoginHandler
+	login    commands.LoginHandler
+}
+
+// openSSO wires single sign-on and browser sessions on the core's database,
+// vault, outbound client and command side.
+func (c *core) openSSO() (*ssoAPI, error) {
+	svc, err := oidc.New(oidc.Config{DB: c.pool, Vault: c.vault, Outbound: c.outbound, Logger: c.logger})
+	if err != nil {
+		return nil, fmt.Errorf("sso: %w", err)
+	}
+	sessions, err := session.New(c.pool, browserSessionTTL, nil)
+	if err != nil {
+		return nil, err
+	}
+	ssoLogin, err := commands.NewSSOLoginHandler(commands.Deps{
+		Store: c.store, Vault: c.vault, Passwords: commands.NewArgon2idHasher(nil), Tokens: c.signer, Logger: c.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ssoAPI{oidc: svc, sessions: sessions, ssoLogin: ssoLogin, login: c.cmds.login}, nil
+}
+
+// CreateProvider implements api.SSO.
+func (a *ssoAPI) CreateProvider(ctx context.Context, md eventstore.Metadata, in oidc.NewProvider) (oidc.Provider, error) {
+	return a.oidc.CreateProvider(ctx, md.TenantID, md.Actor.Subject, in)
+}
+
+// ListProviders implements api.SSO.
+func (a *ssoAPI) ListProviders(ctx context.Context, tenantID string) ([]oidc.Provider, error) {
+	return a.oidc.ListProviders(ctx, tenantID)
+}
+
+// DeleteProvider implements api.SSO.
+func (a *ssoAPI) DeleteProvider(ctx context.Context, md eventstore.Metadata, id string) error {
+	return a.oidc.DeleteProvider(ctx, md.TenantID, id)
+}
+
+// StartLogin implements api.SSO.
+func (a *ssoAPI) StartLogin(ctx context.Context, providerID, redirectURI string) (string, error) {
+	return a.oidc.Start(ctx, providerID, redirectURI)
+}
+
+// CompleteLogin implements api.SSO: the verified identity signs in through
+// the SSOLogin command, then a browser session starts.
+func (a *ssoAPI) CompleteLogin(ctx context.Context, md eventstore.Metadata, providerID, code, state string) (api.BrowserSession, error) {
+	id, err := a.oidc.Complete(ctx, providerID, code, state)
+	if err != nil {
+		return api.BrowserSession{}, err
+	}
+	res, err := a.ssoLogin.Handle(ctx, commands.MetaFromMetadata(md), commands.SSOLogin{
+		TenantID: id.TenantID, Issuer: id.Issuer, Subject: id.Subject, Email: id.Email,
+		EmailVerified: id.EmailVerified, Name: id.Name, Role: user.Role(id.Role),
+	})
+	if err != nil {
+		return api.BrowserSession{}, err
+	}
+	return a.start(ctx, session.Session{TenantID: res.TenantID, UserID: res.UserID, AuthMethod: auth.MethodSSO,
+		SSOIssuer: id.Issuer, SSOSubject: id.Subject})
+}
+
+// PasswordSession implements api.BrowserSessions.
+func (a *ssoAPI) PasswordSession(ctx context.Context, md eventstore.Metadata, in api.Login) (api.BrowserSession, error) {
+	res, err := a.login.Handle(ctx, commands.MetaFromMetadata(md),
+		commands.Login{Email: in.Email, Password: in.Password, TenantID: in.TenantID})
+	if err != nil {
+		return api.BrowserSession{}, err
+	}
+	return a.start(ctx, session.Session{TenantID: res.TenantID, UserID: res.UserID, AuthMethod: auth.MethodPassword})
+}
+
+func (a *ssoAPI) start(ctx context.Context, s session.Session) (api.BrowserSession, error) {
+	issued, err := a.sessions.Create(ctx, s)
+	if err != nil {
+		return api.BrowserSession{}, err
+	}
+	return api.BrowserSession{Token: issued.Token, CSRFToken: issued.CSRFToken, ExpiresAt: issued.ExpiresAt}, nil
+}
+
+// Logout implements api.BrowserSessions.
+func (a *ssoAPI) Logout(ctx context.Context, token string) error {
+	return a.sessions.Revoke(ctx, token)
+}
+
+// AuthenticateSession implements auth.SessionAuthenticator.
+func (a *ssoAPI) AuthenticateSession(ctx context.Context, token, csrf string) (auth.Principal, bool, error) {
+	s, csrfOK, err := a.sessions.Lookup(ctx, token, csrf)
+	if errors.Is(err, session.ErrNotFound) {
+		return auth.Principal{}, false, auth.ErrInvalidCredentials
+	}
+	if err != nil {
+		return auth.Principal{}, false, err
+	}
+	return auth.Principal{TenantID: s.TenantID, UserID: s.UserID, AuthMethod: s.AuthMethod,
+		SSOIssuer: s.SSOIssuer, SSOSubject: s.SSOSubject}, csrfOK, nil
+}
