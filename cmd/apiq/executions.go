@@ -29,8 +29,11 @@ func (c *core) openExecutions(conns commands.ConnectionDeps) error {
 	if err != nil {
 		return fmt.Errorf("confirmed plans: %w", err)
 	}
-	d := commands.ExecutionDeps{ConnectionDeps: conns, Pool: c.pool, Feed: c.store, Plans: plans,
-		Config: commands.DefaultExecutionConfig()}
+	cfg := commands.DefaultExecutionConfig()
+	if c.cfg.ExecutionLease > 0 {
+		cfg.Lease = c.cfg.ExecutionLease
+	}
+	d := commands.ExecutionDeps{ConnectionDeps: conns, Pool: c.pool, Feed: c.store, Plans: plans, Config: cfg}
 	engine, err := commands.NewEngine(d)
 	if err != nil {
 		return fmt.Errorf("execution engine: %w", err)
