@@ -21,12 +21,46 @@ BENCH_PKGS = $(shell grep -rl --include='*_test.go' '^func Benchmark' . | xargs 
 TESTSERVERS_DIR := deploy/testservers
 TESTSERVERS_STAMP := $(TESTSERVERS_DIR)/node_modules/.apiq-installed-lock.json
 
-.PHONY: all build run test bench lint postgres testservers clean
+# The web interface (http/web): TypeScript bundled by esbuild into
+# http/web/dist, which the binary embeds. Rebuilt only when its sources change.
+WEB_DIR := http/web
+WEB_STAMP := $(WEB_DIR)/node_modules/.apiq-installed-lock.json
+WEB_SRC := $(shell find $(WEB_DIR)/src -type f 2>/dev/null) $(WEB_DIR)/build.mjs $(WEB_DIR)/tsconfig.json $(WEB_DIR)/package-lock.json
+
+.PHONY: all build run test bench lint postgres testservers web chromium clean
 
 all: lint test
 
-build:
+build: web
 	$(GO) build -o $(BIN) ./cmd/apiq
+
+web: $(WEB_DIR)/dist/index.html
+
+# npm ci runs again only when the lock file changes; tsc type-checks, then
+# esbuild bundles. Without npm it says so: the binary then serves a page
+# saying the interface was not built.
+$(WEB_DIR)/dist/index.html: $(WEB_SRC)
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  echo "web: npm not found; install Node.js >= 18 and npm to build the web interface"; \
+	else \
+	  if ! cmp -s $(WEB_DIR)/package-lock.json $(WEB_STAMP); then \
+	    echo "web: npm ci --prefix $(WEB_DIR)"; \
+	    npm ci --prefix $(WEB_DIR) --no-audit --no-fund --loglevel=error >/dev/null && \
+	    cp $(WEB_DIR)/package-lock.json $(WEB_STAMP) || exit 1; \
+	  fi; \
+	  echo "web: type-check and bundle $(WEB_DIR)/src"; \
+	  (cd $(WEB_DIR) && node_modules/.bin/tsc --noEmit -p . && node build.mjs); \
+	fi
+
+# Headless Chromium for the web interface's browser test, from Debian's
+# packages, installed only when missing.
+chromium:
+	@if ! command -v chromium >/dev/null 2>&1; then \
+	  echo "chromium: apt-get install chromium chromium-driver"; \
+	  sudo=""; [ "$$(id -u)" = 0 ] || sudo=sudo; \
+	  $$sudo apt-get update -qq >/dev/null && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
 
 postgres:
 	APIQ_PG_ADMIN_URL="$(TEST_ADMIN_URL)" deploy/local-postgres.sh ensure
@@ -50,7 +84,7 @@ testservers:
 	  cp $(TESTSERVERS_DIR)/package-lock.json $(TESTSERVERS_STAMP); \
 	fi
 
-test: testservers
+test: testservers web chromium
 	APIQ_PG_ADMIN_URL="$(TEST_ADMIN_URL)" deploy/local-postgres.sh ensure -q
 	$(GO) test -p 2 -count=1 -timeout $(TEST_TIMEOUT) ./...
 

@@ -22,6 +22,7 @@ import (
 	"github.com/apiq/apiq/http/openapi"
 	"github.com/apiq/apiq/http/server"
 	"github.com/apiq/apiq/http/telemetry"
+	"github.com/apiq/apiq/http/web"
 	"github.com/apiq/apiq/projections"
 )
 
@@ -150,6 +151,10 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		return nil, nil, err
 	}
 	id.sessions = sso.sessions
+	ui := web.New()
+	if !ui.Built() {
+		c.logger.Warn("the web interface was not built into this binary; run make web and rebuild")
+	}
 	handler, err := api.New(cfg, api.Deps{
 		Logger:         c.logger,
 		Registry:       c.registry,
@@ -186,6 +191,7 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		ExecutionQueries:     executionsAPI{db: c.pool, store: c.store, parts: c.executions},
 		Plans:                &plansAPI{db: c.pool, parts: c.plans, runner: c.runner, viewTimeout: cfg.ReadYourWritesTimeout},
 		Quotas:               quotas,
+		Web:                  ui,
 		ErrorRules: []apierror.Rule{{
 			Target: projections.ErrProjectionTimeout, Status: http.StatusGatewayTimeout,
 			Code: apierror.CodeProjectionTimeout, Message: apierror.ErrProjectionWait.Message,

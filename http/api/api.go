@@ -137,6 +137,9 @@ type Deps struct {
 	Quotas *quota.Store
 	// ErrorRules map the domain's sentinel errors to statuses and codes.
 	ErrorRules []apierror.Rule
+	// Web, when set, answers the GET and HEAD requests no route matches
+	// outside /v1/ (the web interface, with its own CSP).
+	Web http.Handler
 }
 
 // Validate reports every missing dependency.

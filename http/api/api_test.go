@@ -318,3 +318,41 @@ func TestPanicBecomesInternalError(t *testing.T) {
 	assert.NotContains(t, rec.Body.String(), errTestBoom.Error(), "internals stay in the log")
 	assert.Contains(t, h.logs.String(), "handler panicked")
 }
+
+// The web interface answers the GET and HEAD requests no route matches
+// outside /v1/, with the security headers of every response and its own
+// CSP; the API's paths keep their JSON errors.
+func TestWebInterfaceFallback(t *testing.T) {
+	t.Parallel()
+	h := newHarness(t, func(_ *Config, d *Deps) {
+		d.Web = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Security-Policy", "default-src 'self'")
+			_, _ = w.Write([]byte("interface at " + r.URL.Path))
+		})
+	})
+	tests := []struct {
+		method, path string
+		status       int
+		web          bool
+	}{
+		{"GET", "/", http.StatusOK, true},
+		{"GET", "/connections/42", http.StatusOK, true},
+		{"HEAD", "/audit", http.StatusOK, true},
+		{"POST", "/connections", http.StatusNotFound, false},
+		{"GET", "/v1/nope", http.StatusNotFound, false},
+		{"GET", "/healthz", http.StatusOK, false},
+	}
+	for _, tt := range tests {
+		rec := h.do(tt.method, tt.path, "")
+		require.Equal(t, tt.status, rec.Code, "%s %s: %s", tt.method, tt.path, rec.Body.String())
+		assert.Equal(t, "nosniff", rec.Header().Get("X-Content-Type-Options"), tt.path)
+		if tt.web {
+			assert.Equal(t, "default-src 'self'", rec.Header().Get("Content-Security-Policy"), tt.path)
+			if tt.method == "GET" {
+				assert.Equal(t, "interface at "+tt.path, rec.Body.String())
+			}
+		} else {
+			assert.NotContains(t, rec.Body.String(), "interface at", tt.path)
+		}
+	}
+}

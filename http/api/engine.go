@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"runtime/debug"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -71,7 +72,15 @@ func (s *server) engine() (*gin.Engine, error) {
 		s.limitBody(),
 	)
 	e.Use(protect.global(s.cfg.Security)...)
-	e.NoRoute(func(c *gin.Context) { apierror.Abort(c, apierror.ErrRouteNotFound) })
+	e.NoRoute(func(c *gin.Context) {
+		if s.deps.Web != nil && (c.Request.Method == http.MethodGet || c.Request.Method == http.MethodHead) &&
+			!strings.HasPrefix(c.Request.URL.Path, "/v1/") {
+			c.Status(http.StatusOK) // gin presets 404 for unmatched routes
+			s.deps.Web.ServeHTTP(c.Writer, c.Request)
+			return
+		}
+		apierror.Abort(c, apierror.ErrRouteNotFound)
+	})
 	e.NoMethod(func(c *gin.Context) { apierror.Abort(c, apierror.ErrMethodNotAllowed) })
 
 	for _, r := range s.routes() {
