@@ -13,8 +13,10 @@ import (
 	"github.com/apiq/apiq/adapters/eventstore"
 	"github.com/apiq/apiq/adapters/testservers"
 	"github.com/apiq/apiq/commands"
+	"github.com/apiq/apiq/domain/connection"
 	"github.com/apiq/apiq/domain/execution"
 	"github.com/apiq/apiq/domain/plan"
+	"github.com/apiq/apiq/projections"
 )
 
 func oneCall(connectionID, op string, path map[string]any) plan.Plan {
@@ -64,6 +66,26 @@ func TestEngineFailuresAgainstHTTPBin(t *testing.T) {
 				require.NoError(t, err)
 				assert.NotContains(t, string(raw), "canary-secret-4242")
 				assert.Contains(t, s.Steps["call"].Response.Body, "X-Api-Key")
+				// Which credentials the call used is auditable; the secret is not.
+				var keyID string
+				for _, rec := range e.stream(t, connection.Stream(conn.ConnectionID)) {
+					if rec.Type == connection.TypeCredentialsSet {
+						var set connection.CredentialsSet
+						require.NoError(t, json.Unmarshal(rec.Data, &set))
+						keyID = set.KeyID
+					}
+				}
+				require.NotEmpty(t, keyID)
+				var summaries []string
+				for _, rec := range e.stream(t, execution.Stream(s.ExecutionID)) {
+					if rec.Type == execution.TypeStepStarted {
+						summaries = append(summaries, string(projections.AuditSummary(rec.Type, rec.Data)))
+					}
+				}
+				require.Len(t, summaries, 1)
+				assert.Contains(t, summaries[0], `"credential_key_id":"`+keyID+`"`)
+				assert.Contains(t, summaries[0], `"credential_type":"api_key"`)
+				assert.NotContains(t, summaries[0], "canary-secret-4242")
 			}},
 	}
 	for i, tt := range tests {

@@ -179,6 +179,7 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 	if conn.state.Disabled {
 		return fail("the connection " + c.ConnectionID + " is disabled")
 	}
+	started.CredentialType, started.CredentialKeyID = conn.state.Credentials.Type, conn.state.Credentials.KeyID
 	op, found, err := e.operation(ctx, conn.state.CatalogueHash, c.OperationID)
 	if err != nil {
 		return nil, time.Time{}, err

@@ -90,6 +90,11 @@ type StepStarted struct {
 	// unknown: an idempotent method or an idempotency key.
 	Repeatable bool      `json:"repeatable"`
 	At         time.Time `json:"at"`
+	// CredentialType and CredentialKeyID say which of the connection's
+	// credentials a call used (their type and the vault key id that sealed
+	// them), never a secret: credential use is auditable.
+	CredentialType  string `json:"credential_type,omitempty"`
+	CredentialKeyID string `json:"credential_key_id,omitempty"`
 }
 
 // StepSucceeded records a step's result.
