@@ -30,6 +30,8 @@ type EventStore interface {
 // Vault encrypts personal data under per-owner keys and computes blind indexes.
 type Vault interface {
 	EncryptString(ctx context.Context, s vault.Scope, plaintext string) (string, error)
+	// DecryptString opens what EncryptString sealed (the TOTP secrets).
+	DecryptString(ctx context.Context, s vault.Scope, ciphertext string) (string, error)
 	DestroyOwnerKeys(ctx context.Context, tenant, owner string) error
 	BlindIndex(tenant, value string) string
 }

@@ -12,11 +12,16 @@ import (
 	"github.com/apiq/apiq/adapters/eventstore"
 	"github.com/apiq/apiq/domain"
 	"github.com/apiq/apiq/domain/security"
+	"github.com/apiq/apiq/domain/tenant"
 	"github.com/apiq/apiq/domain/user"
 )
 
 // MethodPassword is the auth method recorded for password logins.
 const MethodPassword = "password"
+
+// RestrictedTokenTTL is the lifetime of a token restricted to enrolling
+// TOTP (at most the signer's own).
+const RestrictedTokenTTL = 10 * time.Minute
 
 // Login checks an email and password and issues an access token. TenantID
 // is needed only when the email belongs to users of several tenants.
@@ -24,6 +29,8 @@ type Login struct {
 	Email    string
 	Password string
 	TenantID string
+	// OTP is the one-time code of a user with TOTP.
+	OTP string
 }
 
 // LoginResult is the issued access token and who it is for.
@@ -35,7 +42,10 @@ type LoginResult struct {
 	UserID      string
 	TenantID    string
 	Role        user.Role
-	Position    eventstore.Position
+	// Scope, when set, restricts the token (user.ScopeTOTPEnrollment: the
+	// tenant requires TOTP and the user must enrol first).
+	Scope    string
+	Position eventstore.Position
 }
 
 // LoginHandler handles Login.
@@ -67,7 +77,11 @@ func NewLoginHandler(d Deps) (LoginHandler, error) {
 
 // Handle records every attempt: user.logged_in or user.login_failed on the
 // user's stream, security.login_failed on the tenant's security stream for
-// an email no user has. Every refusal returns user.ErrInvalidCredentials.
+// an email no user has. A wrong email or password returns
+// user.ErrInvalidCredentials; a right password of a user with TOTP
+// returns user.ErrOTPRequired without a code and user.ErrInvalidOTP with a
+// wrong or used one. A user without TOTP in a tenant that requires it gets
+// a token restricted to enrolling (Scope).
 func (h loginHandler) Handle(ctx context.Context, meta Meta, cmd Login) (LoginResult, error) {
 	email := user.NormalizeEmail(cmd.Email)
 	candidates, err := h.candidates(ctx, email, cmd.TenantID)
@@ -102,7 +116,7 @@ func (h loginHandler) Handle(ctx context.Context, meta Meta, cmd Login) (LoginRe
 	case len(matches) > 1:
 		return LoginResult{}, ErrTenantRequired
 	case len(matches) == 1:
-		return h.succeed(ctx, meta, matches[0].cand, matches[0].state.Role)
+		return h.succeed(ctx, meta, matches[0].cand, matches[0].state, cmd.OTP)
 	case len(misses) == 0:
 		if _, err := h.d.Passwords.Verify(cmd.Password, h.dummyHash); err != nil {
 			return LoginResult{}, fmt.Errorf("verify password: %w", err)
@@ -115,7 +129,7 @@ func (h loginHandler) Handle(ctx context.Context, meta Meta, cmd Login) (LoginRe
 		return LoginResult{}, user.ErrInvalidCredentials
 	}
 	for _, m := range misses {
-		if _, err := h.record(ctx, meta, m.cand, m.state.Role, false); err != nil {
+		if _, err := h.record(ctx, meta, m.cand, m.state.Role, user.RecordLogin{Method: MethodPassword}); err != nil {
 			return LoginResult{}, err
 		}
 	}
@@ -143,40 +157,77 @@ func (h loginHandler) candidates(ctx context.Context, email, tenantID string) ([
 	return []user.LoginCandidate{{TenantID: tenantID, UserID: ls.state.Owner}}, nil
 }
 
-// succeed records the login and issues the token; a disabled user's login
+// succeed checks the second factor, records the login and issues the
+// token; a disabled user's login, or one whose code is missing or wrong,
 // is recorded as failed instead.
-func (h loginHandler) succeed(ctx context.Context, meta Meta, c user.LoginCandidate, role user.Role) (LoginResult, error) {
-	res, err := h.record(ctx, meta, c, role, true)
+func (h loginHandler) succeed(ctx context.Context, meta Meta, c user.LoginCandidate, s user.State, otp string) (LoginResult, error) {
+	attempt := user.RecordLogin{PasswordOK: true, Method: MethodPassword, SecondFactor: true, OTPGiven: otp != ""}
+	switch {
+	case s.TOTPEnabled() && otp != "":
+		secret, err := h.d.Vault.DecryptString(ctx, totpScope(c.TenantID, c.UserID), s.TOTP.Secret)
+		if err != nil {
+			return LoginResult{}, fmt.Errorf("open totp secret: %w", err)
+		}
+		attempt.OTPStep, attempt.OTPSealedSecret = user.MatchTOTP(secret, otp, h.d.Now()), s.TOTP.Secret
+	case !s.TOTPEnabled():
+		ten, err := load(ctx, h.d.Store, tenant.Stream(c.TenantID), tenantAggregate())
+		if err != nil {
+			return LoginResult{}, err
+		}
+		attempt.TenantRequiresTOTP = ten.state.TOTPRequired
+	}
+	res, err := h.record(ctx, meta, c, s.Role, attempt)
 	if err != nil {
 		return LoginResult{}, err
 	}
+	var scope string
 	for _, ev := range res.Events {
-		if _, ok := ev.(user.LoggedIn); !ok {
+		switch e := ev.(type) {
+		case user.LoggedIn:
+			scope = e.Scope
+		case user.LoginFailed:
+			return LoginResult{}, loginRefusal(e.Reason)
+		default:
 			return LoginResult{}, user.ErrInvalidCredentials
 		}
 	}
-	tok, err := h.d.Tokens.Issue(authtoken.Claims{
-		UserID: c.UserID, TenantID: c.TenantID, Role: string(res.State.Role), AuthMethod: MethodPassword,
-	})
+	claims := authtoken.Claims{
+		UserID: c.UserID, TenantID: c.TenantID, Role: string(res.State.Role), AuthMethod: MethodPassword, Scope: scope,
+	}
+	if scope != "" {
+		claims.TTL = RestrictedTokenTTL
+	}
+	tok, err := h.d.Tokens.Issue(claims)
 	if err != nil {
 		return LoginResult{}, fmt.Errorf("issue access token: %w", err)
 	}
 	return LoginResult{
 		AccessToken: tok.Token, TokenType: "Bearer", ExpiresIn: tok.ExpiresIn, ExpiresAt: tok.ExpiresAt,
-		UserID: c.UserID, TenantID: c.TenantID, Role: res.State.Role, Position: res.Position,
+		UserID: c.UserID, TenantID: c.TenantID, Role: res.State.Role, Scope: scope, Position: res.Position,
 	}, nil
+}
+
+// loginRefusal is the error of a recorded login failure.
+func loginRefusal(reason string) error {
+	switch reason {
+	case user.ReasonOTPRequired:
+		return user.ErrOTPRequired
+	case user.ReasonInvalidOTP:
+		return user.ErrInvalidOTP
+	}
+	return user.ErrInvalidCredentials
 }
 
 // record appends the attempt's outcome to the user's stream, acting as the
 // user (authenticated or not).
-func (h loginHandler) record(ctx context.Context, meta Meta, c user.LoginCandidate, role user.Role, passwordOK bool) (outcome[user.State], error) {
+func (h loginHandler) record(ctx context.Context, meta Meta, c user.LoginCandidate, role user.Role, attempt user.RecordLogin) (outcome[user.State], error) {
 	actor := eventstore.Actor{AuthMethod: MethodPassword}
-	if passwordOK {
+	if attempt.PasswordOK {
 		actor.Subject, actor.Role = c.UserID, string(role)
 	}
 	m := meta.forTenant(c.TenantID).withActor(actor)
 	res, err := change(ctx, h.d, m, user.Stream(c.UserID), userAggregate(), func(s user.State) ([]domain.Event, error) {
-		return user.Decide(s, user.RecordLogin{PasswordOK: passwordOK, Method: MethodPassword})
+		return user.Decide(s, attempt)
 	})
 	if errors.Is(err, user.ErrNotFound) {
 		// Deleted between the check and the record: the same refusal.

@@ -20,7 +20,7 @@ func NewTenantsProjector() *TenantsProjector { return &TenantsProjector{} }
 func (*TenantsProjector) Name() string { return "tenants" }
 
 // Version implements Projector.
-func (*TenantsProjector) Version() int { return 1 }
+func (*TenantsProjector) Version() int { return 2 }
 
 // Schema implements Projector.
 func (*TenantsProjector) Schema() string {
@@ -29,14 +29,15 @@ CREATE TABLE IF NOT EXISTS tenants (
     id           text        PRIMARY KEY,
     name         text        NOT NULL,
     slug         text        NOT NULL,
+    totp_required boolean    NOT NULL DEFAULT false,
     created_at   timestamptz NOT NULL,
     last_version bigint      NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS tenants_slug_idx ON tenants (slug);`
 }
 
-// Apply implements Projector: it records tenant.created; the admin roster
-// events only move last_version.
+// Apply implements Projector: it records tenant.created and the security
+// settings; the admin roster events only move last_version.
 func (*TenantsProjector) Apply(ctx context.Context, db DB, ev eventstore.RecordedEvent) error {
 	decoded, ok, err := tenant.Decode(ev.Type, ev.Metadata.SchemaVersion, ev.Data)
 	if err != nil || !ok {
@@ -47,6 +48,9 @@ func (*TenantsProjector) Apply(ctx context.Context, db DB, ev eventstore.Recorde
 		err = db.Exec(ctx, `
 			INSERT INTO tenants (id, name, slug, created_at, last_version) VALUES ($1, $2, $3, $4, $5)
 			ON CONFLICT (id) DO NOTHING`, e.TenantID, e.Name, e.Slug, eventTime(ev), ev.Version)
+	case tenant.SecurityChanged:
+		err = db.Exec(ctx, `UPDATE tenants SET totp_required = $3, last_version = $2 WHERE id = $1 AND last_version < $2`,
+			ev.Metadata.TenantID, ev.Version, e.TOTPRequired)
 	default:
 		err = db.Exec(ctx, `UPDATE tenants SET last_version = $2 WHERE id = $1 AND last_version < $2`,
 			ev.Metadata.TenantID, ev.Version)

@@ -17,13 +17,15 @@ type TenantView struct {
 	Name      string
 	Slug      string
 	CreatedAt time.Time
+	// TOTPRequired makes every password user of the tenant use TOTP.
+	TOTPRequired bool
 }
 
 // GetTenant returns a tenant, or tenant.ErrNotFound.
 func GetTenant(ctx context.Context, db QueryDB, tenantID string) (TenantView, error) {
 	var t TenantView
-	err := db.QueryRow(ctx, `SELECT id, name, slug, created_at FROM `+SchemaName(&TenantsProjector{})+`.tenants
-		WHERE id = $1`, tenantID).Scan(&t.ID, &t.Name, &t.Slug, &t.CreatedAt)
+	err := db.QueryRow(ctx, `SELECT id, name, slug, created_at, totp_required FROM `+SchemaName(&TenantsProjector{})+`.tenants
+		WHERE id = $1`, tenantID).Scan(&t.ID, &t.Name, &t.Slug, &t.CreatedAt, &t.TOTPRequired)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return TenantView{}, tenant.ErrNotFound
 	}

@@ -29,6 +29,16 @@ func TestTenantsProjector(t *testing.T) {
 	require.NoError(t, f.pool.QueryRow(ctx, `SELECT last_version FROM rm_tenants.tenants WHERE id = 't1'`).Scan(&version))
 	assert.Equal(t, int64(2), version)
 
+	f.apply(t, p, f.event(t, "t1", tenant.Stream("t1"), 3, tenant.SecurityChanged{TOTPRequired: true}))
+	got, err = projections.GetTenant(ctx, f.pool, "t1")
+	require.NoError(t, err)
+	assert.True(t, got.TOTPRequired)
+	f.apply(t, p, f.event(t, "t1", tenant.Stream("t1"), 4, tenant.SecurityChanged{}),
+		f.event(t, "t1", tenant.Stream("t1"), 3, tenant.SecurityChanged{TOTPRequired: true}))
+	got, err = projections.GetTenant(ctx, f.pool, "t1")
+	require.NoError(t, err)
+	assert.False(t, got.TOTPRequired, "the stale change is ignored")
+
 	_, err = projections.GetTenant(ctx, f.pool, "t2")
 	assert.ErrorIs(t, err, tenant.ErrNotFound)
 }

@@ -38,7 +38,7 @@ func NewUsersProjector(v Decrypter) (*UsersProjector, error) {
 func (*UsersProjector) Name() string { return "users" }
 
 // Version implements Projector.
-func (*UsersProjector) Version() int { return 1 }
+func (*UsersProjector) Version() int { return 2 }
 
 // Schema implements Projector.
 func (*UsersProjector) Schema() string {
@@ -56,6 +56,7 @@ CREATE TABLE IF NOT EXISTS users (
     created_at    timestamptz NOT NULL,
     updated_at    timestamptz NOT NULL,
     last_login_at timestamptz,
+    totp_enabled  boolean     NOT NULL DEFAULT false,
     deleted       boolean     NOT NULL DEFAULT false,
     last_version  bigint      NOT NULL
 );
@@ -101,8 +102,12 @@ func (p *UsersProjector) Apply(ctx context.Context, db DB, ev eventstore.Recorde
 	case user.Deleted:
 		err = db.Exec(ctx, `
 			UPDATE users SET deleted = true, email = '', email_lower = '', name = '', forgotten = true,
-			    password_hash = '', updated_at = $3, last_version = $2
+			    password_hash = '', totp_enabled = false, updated_at = $3, last_version = $2
 			WHERE id = $1 AND last_version < $2`, userID, ev.Version, at)
+	case user.TOTPConfirmed, user.TOTPDisabled:
+		_, enabled := e.(user.TOTPConfirmed)
+		err = db.Exec(ctx, `UPDATE users SET totp_enabled = $3, updated_at = $4, last_version = $2
+			WHERE id = $1 AND last_version < $2`, userID, ev.Version, enabled, at)
 	case user.LoggedIn:
 		err = db.Exec(ctx, `UPDATE users SET last_login_at = $3, last_version = $2 WHERE id = $1 AND last_version < $2`,
 			userID, ev.Version, at)

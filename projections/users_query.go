@@ -28,9 +28,11 @@ type UserView struct {
 	Name     string
 	// Forgotten is set when the user's personal data can no longer be
 	// decrypted (its key was destroyed); Email and Name are blank then.
-	Forgotten   bool
-	Role        user.Role
-	Disabled    bool
+	Forgotten bool
+	Role      user.Role
+	Disabled  bool
+	// TOTPEnabled says the user's password logins need a one-time code.
+	TOTPEnabled bool
 	CreatedAt   time.Time
 	UpdatedAt   time.Time
 	LastLoginAt *time.Time
@@ -60,12 +62,12 @@ type UsersPage struct {
 
 func usersTable() string { return SchemaName(&UsersProjector{}) + ".users" }
 
-const userColumns = `id, tenant_id, email, name, forgotten, role, disabled, created_at, updated_at, last_login_at, last_version`
+const userColumns = `id, tenant_id, email, name, forgotten, role, disabled, totp_enabled, created_at, updated_at, last_login_at, last_version`
 
 func scanUser(row pgx.Row) (UserView, error) {
 	var u UserView
 	var role string
-	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Forgotten, &role, &u.Disabled,
+	err := row.Scan(&u.ID, &u.TenantID, &u.Email, &u.Name, &u.Forgotten, &role, &u.Disabled, &u.TOTPEnabled,
 		&u.CreatedAt, &u.UpdatedAt, &u.LastLoginAt, &u.Version)
 	u.Role = user.Role(role)
 	u.CreatedAt, u.UpdatedAt, u.LastLoginAt = u.CreatedAt.UTC(), u.UpdatedAt.UTC(), utcPtr(u.LastLoginAt)

@@ -151,7 +151,22 @@ func TestUsersProjector(t *testing.T) {
 	assert.Equal(t, f.base.Add(2*time.Minute), u.LastLoginAt.UTC())
 	assert.Equal(t, f.base.Add(time.Minute), u.UpdatedAt.UTC())
 
-	f.apply(t, p, f.event(t, tenantID, stream, 4, user.Deleted{}))
+	assert.False(t, u.TOTPEnabled)
+
+	f.apply(t, p,
+		f.event(t, tenantID, stream, 4, user.TOTPEnrollmentStarted{SealedSecret: "sealed"}),
+		f.event(t, tenantID, stream, 5, user.TOTPConfirmed{Step: 7}),
+	)
+	u, err = projections.GetUser(ctx, f.pool, tenantID, id)
+	require.NoError(t, err)
+	assert.True(t, u.TOTPEnabled, "confirmed TOTP shows")
+	f.apply(t, p, f.event(t, tenantID, stream, 6, user.TOTPDisabled{Reset: true}), f.event(t, tenantID, stream, 5, user.TOTPConfirmed{Step: 7}))
+	u, err = projections.GetUser(ctx, f.pool, tenantID, id)
+	require.NoError(t, err)
+	assert.False(t, u.TOTPEnabled, "disabled, and the stale confirmation is ignored")
+	assert.Equal(t, int64(6), u.Version)
+
+	f.apply(t, p, f.event(t, tenantID, stream, 7, user.Deleted{}))
 	_, err = projections.GetUser(ctx, f.pool, tenantID, id)
 	assert.ErrorIs(t, err, user.ErrNotFound)
 	cands, err = projections.FindLoginCandidates(ctx, f.pool, "ada@example.com")

@@ -37,6 +37,12 @@ type Claims struct {
 	AuthMethod string // password, api_token, sso
 	// TokenID is the API token the session derives from, if any.
 	TokenID string
+	// Scope, when set, restricts what the token may do (e.g.
+	// "totp_enrollment": only the TOTP enrolment routes).
+	Scope string
+	// TTL, when positive and shorter than the signer's, is the token's
+	// lifetime (restricted tokens live briefly).
+	TTL time.Duration
 	// ID (jti), IssuedAt and ExpiresAt are set by Issue.
 	ID        string
 	IssuedAt  time.Time
@@ -116,6 +122,7 @@ type jwtClaims struct {
 	Role       string `json:"role"`
 	AuthMethod string `json:"auth_method"`
 	TokenID    string `json:"token_id,omitempty"`
+	Scope      string `json:"scope,omitempty"`
 	jwt.RegisteredClaims
 }
 
@@ -125,10 +132,14 @@ func (s *Signer) Issue(c Claims) (Issued, error) {
 		return Issued{}, errors.New("authtoken: issue: user, tenant, role and auth method are required")
 	}
 	now := s.now().UTC().Truncate(time.Second)
-	exp := now.Add(s.ttl)
+	ttl := s.ttl
+	if c.TTL > 0 && c.TTL < ttl {
+		ttl = c.TTL
+	}
+	exp := now.Add(ttl)
 	id := uuid.NewString()
 	claims := jwtClaims{
-		TenantID: c.TenantID, Role: c.Role, AuthMethod: c.AuthMethod, TokenID: c.TokenID,
+		TenantID: c.TenantID, Role: c.Role, AuthMethod: c.AuthMethod, TokenID: c.TokenID, Scope: c.Scope,
 		RegisteredClaims: jwt.RegisteredClaims{
 			Issuer: Issuer, Subject: c.UserID, Audience: jwt.ClaimStrings{Audience},
 			IssuedAt: jwt.NewNumericDate(now), NotBefore: jwt.NewNumericDate(now),
@@ -139,7 +150,7 @@ func (s *Signer) Issue(c Claims) (Issued, error) {
 	if err != nil {
 		return Issued{}, fmt.Errorf("authtoken: sign: %w", err)
 	}
-	return Issued{Token: tok, ID: id, ExpiresAt: exp, ExpiresIn: s.ttl}, nil
+	return Issued{Token: tok, ID: id, ExpiresAt: exp, ExpiresIn: ttl}, nil
 }
 
 // Verify checks an access token's signature (EdDSA with this signer's key
@@ -163,7 +174,7 @@ func (s *Signer) Verify(token string) (Claims, error) {
 	}
 	return Claims{
 		UserID: claims.Subject, TenantID: claims.TenantID, Role: claims.Role,
-		AuthMethod: claims.AuthMethod, TokenID: claims.TokenID, ID: claims.ID,
+		AuthMethod: claims.AuthMethod, TokenID: claims.TokenID, Scope: claims.Scope, ID: claims.ID,
 		IssuedAt: claims.IssuedAt.UTC(), ExpiresAt: claims.ExpiresAt.UTC(),
 	}, nil
 }

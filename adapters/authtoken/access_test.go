@@ -55,6 +55,36 @@ func TestIssueAndVerify(t *testing.T) {
 	assert.Contains(t, mc, "jti")
 }
 
+func TestRestrictedToken(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2030, 1, 1, 12, 0, 0, 0, time.UTC)
+	s, err := authtoken.NewSigner(authtoken.Config{Key: newKey(t), Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	tests := []struct {
+		name    string
+		ttl     time.Duration
+		wantTTL time.Duration
+	}{
+		{"shorter lifetime", 5 * time.Minute, 5 * time.Minute},
+		{"never longer than the signer's", time.Hour, 15 * time.Minute},
+		{"signer's by default", 0, 15 * time.Minute},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			c := claims
+			c.Scope, c.TTL = "totp_enrollment", tc.ttl
+			iss, err := s.Issue(c)
+			require.NoError(t, err)
+			assert.Equal(t, tc.wantTTL, iss.ExpiresIn)
+			got, err := s.Verify(iss.Token)
+			require.NoError(t, err)
+			assert.Equal(t, "totp_enrollment", got.Scope)
+			assert.Equal(t, now.Add(tc.wantTTL), got.ExpiresAt)
+		})
+	}
+}
+
 // forge signs arbitrary claims with an arbitrary method and key.
 func forge(t *testing.T, method jwt.SigningMethod, key any, mutate func(jwt.MapClaims)) string {
 	t.Helper()

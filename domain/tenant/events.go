@@ -12,6 +12,7 @@ const (
 	TypeAdminBootstrapped = "tenant.admin_bootstrapped"
 	TypeAdminGranted      = "tenant.admin_granted"
 	TypeAdminRevoked      = "tenant.admin_revoked"
+	TypeSecurityChanged   = "tenant.security_changed"
 )
 
 // Created records a new tenant.
@@ -36,6 +37,17 @@ type AdminGranted struct {
 type AdminRevoked struct {
 	UserID string `json:"user_id"`
 }
+
+// SecurityChanged records the tenant's new security settings.
+type SecurityChanged struct {
+	TOTPRequired bool `json:"totp_required"`
+}
+
+// EventType implements domain.Event.
+func (SecurityChanged) EventType() string { return TypeSecurityChanged }
+
+// SchemaVersion implements domain.Event.
+func (SecurityChanged) SchemaVersion() int { return 1 }
 
 // EventType implements domain.Event.
 func (Created) EventType() string { return TypeCreated }
@@ -68,5 +80,6 @@ func Decode(eventType string, version int, data json.RawMessage) (domain.Event, 
 		TypeAdminBootstrapped: domain.JSONDecoder[AdminBootstrapped](1),
 		TypeAdminGranted:      domain.JSONDecoder[AdminGranted](1),
 		TypeAdminRevoked:      domain.JSONDecoder[AdminRevoked](1),
+		TypeSecurityChanged:   domain.JSONDecoder[SecurityChanged](1),
 	}.Decode(eventType, version, data)
 }

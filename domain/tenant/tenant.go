@@ -37,6 +37,8 @@ type State struct {
 	// is not an active ADMIN: grants are recorded after the user's change,
 	// revocations before it.
 	Admins map[string]bool
+	// TOTPRequired makes every password user of the tenant use TOTP.
+	TOTPRequired bool
 }
 
 // Command is one of the tenant commands below.
@@ -58,6 +60,10 @@ type GrantAdmin struct{ UserID string }
 // RevokeAdmin removes an active ADMIN from the roster, refusing the last one.
 type RevokeAdmin struct{ UserID string }
 
+// SetSecurity changes the tenant's security settings (ADMINs).
+type SetSecurity struct{ TOTPRequired bool }
+
+func (SetSecurity) isTenantCommand()    {}
 func (Create) isTenantCommand()         {}
 func (BootstrapAdmin) isTenantCommand() {}
 func (GrantAdmin) isTenantCommand()     {}
@@ -134,6 +140,14 @@ func Decide(s State, cmd Command) ([]domain.Event, error) {
 			return nil, ErrLastAdmin
 		}
 		return []domain.Event{AdminRevoked(c)}, nil
+	case SetSecurity:
+		if !s.Exists {
+			return nil, ErrNotFound
+		}
+		if s.TOTPRequired == c.TOTPRequired {
+			return nil, nil
+		}
+		return []domain.Event{SecurityChanged(c)}, nil
 	}
 	return nil, domain.Invalid("", "unknown_command", "unknown tenant command")
 }
@@ -150,6 +164,8 @@ func Evolve(s State, ev domain.Event) State {
 		s.Admins = withAdmin(s.Admins, e.UserID, true)
 	case AdminRevoked:
 		s.Admins = withAdmin(s.Admins, e.UserID, false)
+	case SecurityChanged:
+		s.TOTPRequired = e.TOTPRequired
 	}
 	return s
 }

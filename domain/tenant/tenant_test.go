@@ -74,3 +74,35 @@ func TestEvolveKeepsEarlierStates(t *testing.T) {
 	assert.True(t, s1.Admins["a"])
 	assert.False(t, s2.Admins["a"])
 }
+
+func TestSecuritySettings(t *testing.T) {
+	t.Parallel()
+	created := fold(tenant.Created{TenantID: "t1", Name: "Acme", Slug: "acme"})
+	required := tenant.Evolve(created, tenant.SecurityChanged{TOTPRequired: true})
+	tests := []struct {
+		name    string
+		state   tenant.State
+		cmd     tenant.SetSecurity
+		want    []domain.Event
+		wantErr error
+	}{
+		{"require", created, tenant.SetSecurity{TOTPRequired: true}, []domain.Event{tenant.SecurityChanged{TOTPRequired: true}}, nil},
+		{"require again", required, tenant.SetSecurity{TOTPRequired: true}, nil, nil},
+		{"relax", required, tenant.SetSecurity{}, []domain.Event{tenant.SecurityChanged{}}, nil},
+		{"missing tenant", tenant.State{}, tenant.SetSecurity{TOTPRequired: true}, nil, tenant.ErrNotFound},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			got, err := tenant.Decide(tc.state, tc.cmd)
+			if tc.wantErr != nil {
+				assert.ErrorIs(t, err, tc.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got)
+		})
+	}
+	assert.True(t, required.TOTPRequired)
+	assert.False(t, created.TOTPRequired)
+}

@@ -16,6 +16,10 @@ const (
 	TypeLoginFailed     = "user.login_failed"
 	TypeAPITokenIssued  = "user.api_token_issued"
 	TypeAPITokenRevoked = "user.api_token_revoked"
+
+	TypeTOTPEnrollmentStarted = "user.totp_enrollment_started"
+	TypeTOTPConfirmed         = "user.totp_confirmed"
+	TypeTOTPDisabled          = "user.totp_disabled"
 )
 
 // Created records a new user. Personal data travels only as ciphertext
@@ -48,6 +52,11 @@ type Deleted struct{}
 // LoggedIn records a successful login.
 type LoggedIn struct {
 	Method string `json:"method"`
+	// OTPStep is the time step of the one-time code the login used (a
+	// code works once).
+	OTPStep int64 `json:"otp_step,omitempty"`
+	// Scope restricts the login's token (ScopeTOTPEnrollment).
+	Scope string `json:"scope,omitempty"`
 }
 
 // LoginFailed records a refused login of an existing user.
@@ -67,6 +76,25 @@ type APITokenIssued struct {
 // APITokenRevoked records that a machine token stopped working.
 type APITokenRevoked struct {
 	TokenID string `json:"token_id"`
+}
+
+// TOTPEnrollmentStarted records a new TOTP secret waiting for its first
+// code. The secret travels only sealed under the user's own data key.
+type TOTPEnrollmentStarted struct {
+	SealedSecret string `json:"secret_sealed"`
+}
+
+// TOTPConfirmed records that the pending secret produced a valid code: the
+// user's password logins need a code from now on.
+type TOTPConfirmed struct {
+	Step int64 `json:"step"`
+}
+
+// TOTPDisabled records that the second factor was turned off, by the user
+// with a code (Step) or reset by an ADMIN.
+type TOTPDisabled struct {
+	Step  int64 `json:"step,omitempty"`
+	Reset bool  `json:"reset,omitempty"`
 }
 
 // EventType implements domain.Event.
@@ -111,6 +139,24 @@ func (APITokenRevoked) EventType() string { return TypeAPITokenRevoked }
 // SchemaVersion implements domain.Event.
 func (APITokenRevoked) SchemaVersion() int { return 1 }
 
+// EventType implements domain.Event.
+func (TOTPEnrollmentStarted) EventType() string { return TypeTOTPEnrollmentStarted }
+
+// SchemaVersion implements domain.Event.
+func (TOTPEnrollmentStarted) SchemaVersion() int { return 1 }
+
+// EventType implements domain.Event.
+func (TOTPConfirmed) EventType() string { return TypeTOTPConfirmed }
+
+// SchemaVersion implements domain.Event.
+func (TOTPConfirmed) SchemaVersion() int { return 1 }
+
+// EventType implements domain.Event.
+func (TOTPDisabled) EventType() string { return TypeTOTPDisabled }
+
+// SchemaVersion implements domain.Event.
+func (TOTPDisabled) SchemaVersion() int { return 1 }
+
 // Decode decodes a stored user event; ok is false for other types.
 func Decode(eventType string, version int, data json.RawMessage) (domain.Event, bool, error) {
 	return domain.Registry{
@@ -121,5 +167,9 @@ func Decode(eventType string, version int, data json.RawMessage) (domain.Event, 
 		TypeLoginFailed:     domain.JSONDecoder[LoginFailed](1),
 		TypeAPITokenIssued:  domain.JSONDecoder[APITokenIssued](1),
 		TypeAPITokenRevoked: domain.JSONDecoder[APITokenRevoked](1),
+
+		TypeTOTPEnrollmentStarted: domain.JSONDecoder[TOTPEnrollmentStarted](1),
+		TypeTOTPConfirmed:         domain.JSONDecoder[TOTPConfirmed](1),
+		TypeTOTPDisabled:          domain.JSONDecoder[TOTPDisabled](1),
 	}.Decode(eventType, version, data)
 }

@@ -55,6 +55,7 @@ type State struct {
 	PasswordHash string
 	EmailIndex   string
 	Tokens       map[string]Token
+	TOTP         TOTP
 }
 
 // Live reports whether the user exists and is not deleted.
@@ -92,6 +93,18 @@ type Delete struct{}
 type RecordLogin struct {
 	PasswordOK bool
 	Method     string
+	// SecondFactor applies the TOTP rules (password logins; single sign-on
+	// leaves factors to the provider).
+	SecondFactor bool
+	// OTPGiven says the login presented a one-time code; OTPStep is its
+	// time step against OTPSealedSecret, the secret it was checked
+	// against (0: it matched none).
+	OTPGiven        bool
+	OTPStep         int64
+	OTPSealedSecret string
+	// TenantRequiresTOTP makes the login of a user without TOTP a
+	// restricted one (ScopeTOTPEnrollment).
+	TenantRequiresTOTP bool
 }
 
 // IssueAPIToken adds a machine token.
@@ -138,8 +151,12 @@ func Decide(s State, cmd Command) ([]domain.Event, error) {
 			return []domain.Event{LoginFailed{Reason: ReasonInvalidPassword}}, nil
 		case s.Disabled:
 			return []domain.Event{LoginFailed{Reason: ReasonDisabled}}, nil
+		case c.SecondFactor:
+			return []domain.Event{decideLoginOTP(s, c)}, nil
 		}
 		return []domain.Event{LoggedIn{Method: c.Method}}, nil
+	case StartTOTP, ConfirmTOTP, DisableTOTP:
+		return decideTOTP(s, cmd)
 	case IssueAPIToken:
 		return decideIssueToken(s, c)
 	case RevokeAPIToken:
@@ -273,6 +290,17 @@ func Evolve(s State, ev domain.Event) State {
 	case Deleted:
 		s.Deleted = true
 		s.PasswordHash = ""
+		s.TOTP = TOTP{}
+	case LoggedIn:
+		if e.OTPStep > s.TOTP.LastStep {
+			s.TOTP.LastStep = e.OTPStep
+		}
+	case TOTPEnrollmentStarted:
+		s.TOTP.Pending = e.SealedSecret
+	case TOTPConfirmed:
+		s.TOTP = TOTP{Secret: s.TOTP.Pending, LastStep: e.Step}
+	case TOTPDisabled:
+		s.TOTP = TOTP{}
 	case APITokenIssued:
 		s.Tokens = withToken(s.Tokens, e.TokenID, Token{Name: e.Name, ExpiresAt: e.ExpiresAt})
 	case APITokenRevoked:

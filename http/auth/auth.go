@@ -31,6 +31,14 @@ const (
 	MethodSSO      = "sso"
 )
 
+// ScopeTOTPEnrollment is the scope of a token restricted to enrolling TOTP
+// (user.ScopeTOTPEnrollment): it passes only routes marked DuringEnrollment.
+const ScopeTOTPEnrollment = "totp_enrollment"
+
+// ErrEnrollmentRequired refuses a restricted token on any other route.
+var ErrEnrollmentRequired = apierror.New(http.StatusForbidden, "totp_enrollment_required",
+	"the tenant requires TOTP: this token only enrols it (POST /v1/me/totp, then POST /v1/me/totp/confirm); log in again with a code afterwards")
+
 // ErrInvalidCredentials is returned by an Authenticator for a credential
 // that is malformed, forged, expired or revoked.
 var ErrInvalidCredentials = errors.New("invalid credentials")
@@ -48,6 +56,8 @@ type Principal struct {
 	TokenID    string // the API token, for MethodAPIToken
 	SSOIssuer  string
 	SSOSubject string
+	// Scope, when set, restricts the credential (ScopeTOTPEnrollment).
+	Scope string
 }
 
 // Actor is the principal as recorded in event metadata.
@@ -89,6 +99,15 @@ type DenialRecorder interface {
 type Access struct {
 	Public bool
 	Roles  []string
+	// Enrollment lets a token restricted to enrolling TOTP call the route.
+	Enrollment bool
+}
+
+// DuringEnrollment returns a copy of a that a token restricted to
+// enrolling TOTP may also call (the roles still apply).
+func (a Access) DuringEnrollment() Access {
+	a.Enrollment = true
+	return a
 }
 
 // Public lets anyone call a route.
@@ -187,6 +206,10 @@ func (g *Guard) Require(access Access, requestID func(*gin.Context) string) gin.
 		}
 		p.Role = role
 		c.Set(principalKey, p)
+		if p.Scope != "" && (p.Scope != ScopeTOTPEnrollment || !access.Enrollment) {
+			apierror.Abort(c, ErrEnrollmentRequired)
+			return
+		}
 		if !slices.Contains(access.Roles, role) {
 			d := Denial{Principal: p, Method: c.Request.Method, Route: c.FullPath(), Required: access.Roles,
 				RequestID: requestID(c), ClientIP: c.ClientIP(), UserAgent: c.Request.UserAgent()}
