@@ -32,22 +32,47 @@ func tenGets(connectionID string) plan.Plan {
 // BenchmarkExecutionTenGets runs the 10-GET plan sequentially and reports
 // the engine's p50 overhead per step (execution wall time / 10 minus the
 // same 10 calls by a plain Go client, measured in the same run), then the
-// throughput of 32 concurrent executions.
+// throughput of 32 concurrent executions. It runs twice side by side:
+// commit=durable against a database with the server's settings (fsync and
+// synchronous_commit on), commit=async against one set to
+// synchronous_commit=off, a reference for the share of the commits' fsyncs.
 func BenchmarkExecutionTenGets(b *testing.B) {
+	for _, bc := range []struct {
+		name  string
+		async bool
+	}{{"commit=durable", false}, {"commit=async", true}} {
+		b.Run(bc.name, func(b *testing.B) { benchTenGets(b, bc.async) })
+	}
+}
+
+func benchTenGets(b *testing.B, asyncCommit bool) {
 	cfg := testExecutionConfig()
 	cfg.Poll = 10 * time.Millisecond
 	e := newExecEnv(b, cfg, func(c *outbound.Config) { c.RateLimit.Unlimited = true })
+	ctx := context.Background()
+	if asyncCommit {
+		_, err := e.pool.Exec(ctx, `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = off', current_database()); END $$`)
+		require.NoError(b, err)
+		e.pool.Reset() // new connections take the database's setting
+	}
+	var sc string
+	require.NoError(b, e.pool.QueryRow(ctx, `SHOW synchronous_commit`).Scan(&sc))
+	require.Equal(b, map[bool]string{false: "on", true: "off"}[asyncCommit], sc)
+
 	bin := testservers.StartHTTPBin(b)
 	acme := e.tenantWithAdmin(b, "acme").TenantID
-	ctx := context.Background()
 	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
 		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
 	require.NoError(b, err)
 	e.plans.plans["ten"] = tenGets(conn.ConnectionID)
-	runCtx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = e.engine.Run(runCtx) }()
-	defer func() { cancel(); <-done }()
+	run := func() (stop func()) {
+		runCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { defer close(done); _ = e.engine.Run(runCtx) }()
+		return func() { cancel(); <-done }
+	}
+	stop := run()
+	defer func() { stop() }()
 
 	direct := func() time.Duration {
 		start := time.Now()
@@ -80,18 +105,39 @@ func BenchmarkExecutionTenGets(b *testing.B) {
 	// Throughput: 32 concurrent executions, started together and awaited
 	// with one query (32 pollers would compete with the engine for the pool).
 	start := time.Now()
-	ids := make([]string, 32)
-	var wg sync.WaitGroup
-	for i := range ids {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			res, err := e.start.Handle(ctx, userOf(acme, fmt.Sprintf("c-%d-%d", b.N, i)), commands.StartExecution{PlanID: "ten"})
-			require.NoError(b, err)
-			ids[i] = res.ExecutionID
-		}()
+	startAll := func(prefix string) []string {
+		ids := make([]string, 32)
+		var wg sync.WaitGroup
+		for i := range ids {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				res, err := e.start.Handle(ctx, userOf(acme, fmt.Sprintf("%s-%d-%d", prefix, b.N, i)), commands.StartExecution{PlanID: "ten"})
+				require.NoError(b, err)
+				ids[i] = res.ExecutionID
+			}()
+		}
+		wg.Wait()
+		return ids
 	}
-	wg.Wait()
+	ids := startAll("c")
+	started := time.Since(start)
+	awaitAll(b, e, ids)
+	b.ReportMetric(float64(len(ids)*10)/time.Since(start).Seconds(), "steps/s-32-concurrent")
+	b.ReportMetric(float64(started.Microseconds())/1000, "ms-32-starts")
+
+	// The engine alone: 32 executions queued while it is stopped, then run.
+	stop()
+	ids = startAll("q")
+	start = time.Now()
+	stop = run()
+	awaitAll(b, e, ids)
+	b.ReportMetric(float64(len(ids)*10)/time.Since(start).Seconds(), "engine-steps/s-32-queued")
+}
+
+// awaitAll waits until every execution has ended, and completed.
+func awaitAll(b *testing.B, e *execEnv, ids []string) {
+	ctx := context.Background()
 	streams := make([]string, len(ids))
 	for i, id := range ids {
 		streams[i] = execution.Stream(id)
@@ -103,11 +149,10 @@ func BenchmarkExecutionTenGets(b *testing.B) {
 			[]string{execution.TypeCompleted, execution.TypeFailed, execution.TypeNeedsAttention, execution.TypeCancelled}).Scan(&ended, &completed))
 		if ended == len(ids) {
 			require.Equal(b, len(ids), completed, "every execution completes")
-			break
+			return
 		}
 		require.True(b, time.Now().Before(deadline), "the executions finish within a minute")
 	}
-	b.ReportMetric(float64(len(ids)*10)/time.Since(start).Seconds(), "steps/s-32-concurrent")
 }
 
 func waitTerminal(b *testing.B, e *execEnv, executionID string) {

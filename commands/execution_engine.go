@@ -184,14 +184,10 @@ func (e *Engine) runClaimed(ctx context.Context, row claimed) {
 	bg := context.WithoutCancel(ctx)
 	switch {
 	case errors.Is(err, errStreamMissing):
-		if time.Since(row.CreatedAt) > orphanAge {
-			err = finish(bg, e.d.Pool, e.owner, row.ExecutionID)
-		} else {
-			// Claimed between its start's row and append: look again soon
-			// (the start's own signal may come before the row is due).
-			err = release(bg, e.d.Pool, e.owner, row.ExecutionID, time.Now().Add(streamWait))
-			e.signalAt(streamWait)
-		}
+		// claim takes a row without a stream only once it is orphanAge old
+		// (its start crashed between the row and the append): drop it.
+		logger.WarnContext(bg, "dropping an execution work row without a stream", "created_at", row.CreatedAt)
+		err = finish(bg, e.d.Pool, e.owner, row.ExecutionID)
 	case err != nil:
 		if ctx.Err() == nil {
 			logger.ErrorContext(ctx, "execution step", "error", err)
@@ -212,9 +208,6 @@ func (e *Engine) runClaimed(ctx context.Context, row claimed) {
 }
 
 var errStreamMissing = errors.New("execution stream missing")
-
-// streamWait is how long a work row whose stream is not there yet waits.
-const streamWait = 20 * time.Millisecond
 
 // signalAt wakes the engine after d, when a released row falls due
 // (sooner than the next poll would notice).

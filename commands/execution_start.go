@@ -135,7 +135,7 @@ func (h cancelExecutionHandler) Handle(ctx context.Context, meta Meta, cmd Cance
 		return ExecutionResult{}, err
 	}
 	if h.d.Pool != nil {
-		_, _ = h.d.Pool.Exec(ctx, `UPDATE execution_work SET due_at = now() WHERE execution_id = $1`, cmd.ExecutionID)
+		_ = workExec(ctx, h.d.Pool, `UPDATE execution_work SET due_at = now() WHERE execution_id = $1`, cmd.ExecutionID)
 	}
 	if h.d.Signal != nil {
 		h.d.Signal()
