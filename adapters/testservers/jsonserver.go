@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -64,6 +65,7 @@ type jsonServerConfig struct {
 	apiKey, apiKeyIn, apiKeyName string
 	bearerToken                  string
 	idempotency                  bool
+	delay                        time.Duration
 }
 
 // JSONServerAPIKey demands key in the header, query parameter or cookie
@@ -85,6 +87,14 @@ func JSONServerBearerToken(token string) JSONServerOption {
 // parameters is a 400; while the first request runs, a second is a 409.
 func JSONServerIdempotency() JSONServerOption {
 	return func(c *jsonServerConfig) { c.idempotency = true }
+}
+
+// JSONServerDelay makes json-server wait d before it handles each request
+// (its --delay): the request is read, then handled after d even when its
+// client has gone meanwhile, as a slow API still finishes a create its
+// caller gave up on.
+func JSONServerDelay(d time.Duration) JSONServerOption {
+	return func(c *jsonServerConfig) { c.delay = d }
 }
 
 // StartJSONServer copies fixture (a json-server db.json) into a temporary
@@ -131,8 +141,8 @@ func StartJSONServer(tb testing.TB, fixture string, opts ...JSONServerOption) *J
 		version: jsonServerVersion,
 		script:  filepath.Join("json-server", "lib", "cli", "bin.js"),
 		// The source file goes before --middlewares, which takes the rest.
-		args: []string{dbPath, "--host", "127.0.0.1", "--port", "{port}", "--middlewares",
-			filepath.Join(middleware, "log.js"), filepath.Join(middleware, "auth.js"), filepath.Join(middleware, "idempotency.js")},
+		args: append(append([]string{dbPath, "--host", "127.0.0.1", "--port", "{port}"}, cfg.arguments()...), "--middlewares",
+			filepath.Join(middleware, "log.js"), filepath.Join(middleware, "auth.js"), filepath.Join(middleware, "idempotency.js")),
 		dir:          dir,
 		env:          cfg.environment(),
 		readyPath:    "/openapi.json",
@@ -157,6 +167,14 @@ func StartJSONServer(tb testing.TB, fixture string, opts ...JSONServerOption) *J
 		tb.Fatalf("testservers: json-server document: %v", err)
 	}
 	return s
+}
+
+// arguments are json-server's own options.
+func (c jsonServerConfig) arguments() []string {
+	if c.delay <= 0 {
+		return nil
+	}
+	return []string{"--delay", strconv.FormatInt(max(c.delay.Milliseconds(), 1), 10)}
 }
 
 // environment configures the middlewares (deploy/testservers/middleware).

@@ -1,11 +1,14 @@
 package testservers
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -217,4 +220,49 @@ func TestJSONServerIdempotencyKey(t *testing.T) {
 		}
 		assert.Len(t, disabled.Records(t, "todos"), 14)
 	})
+}
+
+// TestJSONServerDelayedCreateAfterDroppedConnection drops the connection of
+// a POST while json-server pauses before handling it: the create still
+// happens, and with Idempotency-Key honoured the key keeps its result, so
+// the retry replays it instead of creating again.
+func TestJSONServerDelayedCreateAfterDroppedConnection(t *testing.T) {
+	t.Parallel()
+	const body = `{"userId":2,"title":"Slow","completed":false}`
+	tests := []struct {
+		name        string
+		idempotency bool
+		created     int
+		replayed    bool
+	}{
+		{name: "the key keeps the result of the abandoned request", idempotency: true, created: 1, replayed: true},
+		{name: "without idempotency the retry creates again", created: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			opts := []JSONServerOption{JSONServerDelay(300 * time.Millisecond)}
+			if tt.idempotency {
+				opts = append(opts, JSONServerIdempotency())
+			}
+			s := StartJSONServer(t, JSONServerFixture(t), opts...)
+			before := len(s.Records(t, "todos"))
+
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, s.URL+"/todos", strings.NewReader(body))
+			require.NoError(t, err)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("Idempotency-Key", "dropped")
+			_, err = (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Do(req)
+			require.ErrorIs(t, err, context.DeadlineExceeded, "the client gives up before the answer")
+			require.Eventually(t, func() bool { return len(s.Records(t, "todos")) == before+1 }, 5*time.Second, 50*time.Millisecond,
+				"the abandoned request still creates")
+
+			a := call(t, "POST", s.URL+"/todos", hdr("Idempotency-Key", "dropped"), body)
+			require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
+			assert.Equal(t, tt.replayed, a.header.Get("Idempotent-Replayed") == "true")
+			assert.Len(t, s.Records(t, "todos"), before+tt.created)
+		})
+	}
 }

@@ -10,6 +10,8 @@ const crypto = require('crypto');
 
 const enabled = process.env.APIQ_JS_IDEMPOTENCY === '1';
 const stored = new Map();
+// How long a request whose client went away may take before its key is free.
+const abandonAfter = 30 * 1000;
 
 function fingerprint(req) {
   return crypto.createHash('sha256')
@@ -67,10 +69,16 @@ module.exports = (req, res, next) => {
     Object.assign(entry, { done: true, status: res.statusCode, headers, body: Buffer.concat(chunks) });
     return end.call(this, chunk, encoding, ...rest);
   };
-  // A request whose connection dropped before an answer leaves no result:
-  // its key may be used again.
+  // A client that drops the connection does not stop the request: json-server
+  // parsed its body before this middleware ran and still creates the record
+  // (after its --delay pause too), so the key keeps the result it gets, as
+  // Stripe keeps the result of a request that started executing. Only a
+  // request that never answers gives its key up, after abandonAfter.
   res.on('close', () => {
-    if (!entry.done) stored.delete(key);
+    if (entry.done) return;
+    setTimeout(() => {
+      if (!entry.done && stored.get(key) === entry) stored.delete(key);
+    }, abandonAfter).unref();
   });
   next();
 };
