@@ -141,6 +141,11 @@ func (r *Runner) reconcile(ctx context.Context, p Projector, sql checkpointSQL) 
 	if err := r.applyUpTo(ctx, p, scratch, cp.Position); err != nil {
 		return res, err
 	}
+	if p.Name() == AuditProjectorName {
+		if err := pruneLikeLive(ctx, snap, r.cfg.Pool, liveSchema, scratch); err != nil {
+			return res, err
+		}
+	}
 	tables, err := tablesOf(ctx, snap, r.cfg.Pool, liveSchema, scratch)
 	if err != nil {
 		return res, err
@@ -356,4 +361,39 @@ func compareTable(ctx context.Context, snap pgx.Tx, pool *pgxpool.Pool, live, sc
 		}
 	}
 	return d, nil
+}
+
+// pruneLikeLive removes from the rebuilt audit rows those retention pruned
+// from the live ones: below each tenant's mark (read in the live
+// snapshot), the rows the live side no longer holds.
+func pruneLikeLive(ctx context.Context, snap pgx.Tx, pool *pgxpool.Pool, live, scratch string) error {
+	rows, err := snap.Query(ctx, `SELECT tenant_id, pruned_seq FROM audit_retention ORDER BY tenant_id`)
+	if err != nil {
+		return fmt.Errorf("read audit retention marks: %w", err)
+	}
+	marks := map[string]int64{}
+	var (
+		tenant string
+		seq    int64
+	)
+	_, err = pgx.ForEachRow(rows, []any{&tenant, &seq}, func() error { marks[tenant] = seq; return nil })
+	if err != nil {
+		return fmt.Errorf("read audit retention marks: %w", err)
+	}
+	liveTable := pgx.Identifier{live, "audit_events"}.Sanitize()
+	for tenant, mark := range marks {
+		rows, err := snap.Query(ctx, `SELECT seq FROM `+liveTable+` WHERE tenant_id = $1 AND seq <= $2`, tenant, mark)
+		if err != nil {
+			return fmt.Errorf("read live audit rows below the retention mark: %w", err)
+		}
+		kept, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return fmt.Errorf("read live audit rows below the retention mark: %w", err)
+		}
+		if _, err := pool.Exec(ctx, `DELETE FROM `+pgx.Identifier{scratch, "audit_events"}.Sanitize()+`
+			WHERE tenant_id = $1 AND seq <= $2 AND seq <> ALL ($3::bigint[])`, tenant, mark, kept); err != nil {
+			return fmt.Errorf("prune the rebuilt audit rows: %w", err)
+		}
+	}
+	return nil
 }

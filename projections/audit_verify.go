@@ -66,6 +66,9 @@ type AuditTenantVerification struct {
 	// Pending counts events the audit projector has not applied yet: they
 	// have no row yet and are not a break.
 	Pending int64
+	// Pruned counts events whose rows retention pruned (their chain hash is
+	// recomputed all the same).
+	Pruned int64
 	// SignedHeads counts the signed heads compared with the chain.
 	SignedHeads int
 	Broken      *AuditBreak
@@ -76,6 +79,7 @@ type AuditVerification struct {
 	Valid       bool
 	Checked     int64
 	Pending     int64
+	Pruned      int64
 	SignedHeads int
 	Tenants     []AuditTenantVerification
 	// FirstBroken is the first break of the first broken tenant (tenants in
@@ -145,6 +149,7 @@ func VerifyAudit(ctx context.Context, pool *pgxpool.Pool, opts AuditVerifyOption
 		tv.SignedHeads = len(heads)
 		out.Checked += tv.Checked
 		out.Pending += tv.Pending
+		out.Pruned += tv.Pruned
 		out.SignedHeads += tv.SignedHeads
 		if tv.Broken != nil && out.FirstBroken == nil {
 			out.Valid, out.FirstBroken = false, tv.Broken

@@ -42,6 +42,11 @@ type preparedEvent struct {
 // derived rows: on every core) and reading the rows run concurrently; the
 // chain itself is hashed in order here.
 func (s *auditSnapshot) walk(ctx context.Context, tenant string, heads []auditsign.SignedHead, tv *AuditTenantVerification) error {
+	// Read before the events stream on the same connection.
+	mark, err := readAuditMark(ctx, s.evTx, tenant)
+	if err != nil {
+		return fmt.Errorf("verify audit: %w", err)
+	}
 	evRows, err := s.evTx.Query(ctx, `
 		SELECT event_id, stream_id, stream_version, transaction_id::text::bigint, global_position,
 		       event_type, data, metadata, recorded_at
@@ -95,6 +100,15 @@ func (s *auditSnapshot) walk(ctx context.Context, tenant string, heads []auditsi
 			if row, err = p.nextRow(); err != nil {
 				return fmt.Errorf("verify audit: read audit rows of %q: %w", tenant, err)
 			}
+		case seq <= mark.Seq:
+			// Retention pruned the row: only a row of an event recorded
+			// before the mark's time may be missing.
+			if !ev.RecordedAt.Before(mark.Before) {
+				broken(seq, ev.ID, BreakRowMissing, fmt.Sprintf("event %s (%s %s@%d), recorded at %s, has no audit row; retention pruned only rows recorded before %s",
+					ev.ID, ev.Type, ev.StreamID, ev.Version, ev.RecordedAt.Format(time.RFC3339Nano), mark.Before.UTC().Format(time.RFC3339Nano)))
+				return nil
+			}
+			tv.Pruned++
 		case ev.Position.Compare(s.checkpoint) <= 0:
 			broken(seq, ev.ID, BreakRowMissing, fmt.Sprintf("event %s (%s %s@%d) has no audit row", ev.ID, ev.Type, ev.StreamID, ev.Version))
 			return nil
