@@ -23,6 +23,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -217,17 +218,16 @@ func exportCSV(b *testing.B, pool *pgxpool.Pool, f projections.AuditFilter) (int
 	return rows, float64(rows) / took.Seconds(), float64(peak.Load()) / (1 << 20)
 }
 
-// explain shows the plan of the query ListAuditRows runs for f.
+// explain shows the plan of the statement ListAuditRows runs for a first
+// page of 100 rows matching f.
 func explain(b *testing.B, pool *pgxpool.Pool, f projections.AuditFilter) string {
 	b.Helper()
-	rows, err := pool.Query(context.Background(), `EXPLAIN (ANALYZE, BUFFERS)
-		SELECT * FROM rm_audit.audit_events
-		 WHERE tenant_id = $1 AND seq > 0 AND occurred_at >= $2 AND occurred_at < $3 AND actor_subject = $4
-		 ORDER BY seq LIMIT 101`, benchAuditTenant, f.From, f.To, f.Actor)
+	sql, args := projections.AuditQuery(benchAuditTenant, f, 0, 0, 101)
+	rows, err := pool.Query(context.Background(), `EXPLAIN (ANALYZE, BUFFERS) `+sql, args...)
 	require.NoError(b, err)
 	lines, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	require.NoError(b, err)
-	out := ""
+	out := "    " + strings.Join(strings.Fields(sql), " ") + "\n"
 	for _, l := range lines {
 		out += fmt.Sprintln("    " + l)
 	}
