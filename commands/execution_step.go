@@ -191,7 +191,10 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 	if err != nil {
 		return fail(err.Error())
 	}
-	req.Key = c.ConnectionID
+	// The connection's id keys the caller's rate limiter and circuit
+	// breaker; one attempt per call: the engine schedules (and records)
+	// every retry itself.
+	req.Key, req.MaxAttempts = c.ConnectionID, 1
 	req.MaxResponseBytes, req.AllowTruncated = e.d.Config.MaxResponseBytes, true
 	if header := idempotencyHeader(op); header != "" {
 		req.IdempotencyHeader = header
@@ -210,7 +213,15 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 		}
 		s = r.state
 	}
-	callCtx, cancel := context.WithTimeout(ctx, s.StepTimeout)
+	// The step timeout bounds the call, and so does what is left of the
+	// execution's own timeout.
+	stepTimeout, cutByExecution := s.StepTimeout, false
+	if s.Timeout > 0 {
+		if left := s.Timeout - e.d.Now().Sub(r.started); left < stepTimeout {
+			stepTimeout, cutByExecution = max(left, time.Millisecond), true
+		}
+	}
+	callCtx, cancel := context.WithTimeout(ctx, stepTimeout)
 	res, applied, callErr := e.d.Credentials.Do(callCtx, r.meta.TenantID, c.ConnectionID, conn.state.Credentials, req)
 	cancel()
 	if ctx.Err() != nil {
@@ -237,6 +248,12 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 		return append(prefix, execution.StepSucceeded{Key: u.Key, Attempt: attempt, Status: status, DurationMS: ms, Response: resp}), time.Time{}, nil
 	}
 	reason, retryable, sent := describeFailure(status, callErr, scrub)
+	if resp != nil && callErr == nil {
+		reason += bodyExcerpt(resp)
+	}
+	if cutByExecution && callErr != nil && (errors.Is(callErr, outbound.ErrTimeout) || errors.Is(callErr, context.DeadlineExceeded)) {
+		reason, retryable = fmt.Sprintf("the execution's timeout of %s passed while the API had not answered", s.Timeout), false
+	}
 	if !started.Repeatable && sent && callErr != nil {
 		// The request may have reached the API: its outcome is unknown.
 		return append(prefix, execution.NeedsAttention{Key: u.Key, Done: s.Done(),
@@ -248,6 +265,12 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 			wait = res.RetryAfter
 		}
 		at := e.d.Now().Add(wait)
+		if s.Timeout > 0 && at.Sub(r.started) > s.Timeout {
+			reason = fmt.Sprintf("%s; the retry (in %s) would come after the execution's timeout of %s", reason, wait.Round(time.Millisecond), s.Timeout)
+			return append(prefix,
+				execution.StepFailed{Key: u.Key, Attempt: attempt, Status: status, DurationMS: ms, Reason: reason, Response: resp},
+				execution.Failed{Key: u.Key, Reason: reason, Done: s.Done()}), time.Time{}, nil
+		}
 		return append(prefix, execution.StepRetryScheduled{Key: u.Key, Attempt: attempt, Status: status, DurationMS: ms,
 			Reason: reason, WaitMS: wait.Milliseconds(), RetryAt: at, Response: resp}), at, nil
 	}
@@ -257,6 +280,32 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 	return append(prefix,
 		execution.StepFailed{Key: u.Key, Attempt: attempt, Status: status, DurationMS: ms, Reason: reason, Response: resp},
 		execution.Failed{Key: u.Key, Reason: reason, Done: s.Done()}), time.Time{}, nil
+}
+
+// maxExcerpt bounds the part of a failed call's response body quoted in
+// its reason (the whole capped body is in the step's response).
+const maxExcerpt = 512
+
+// bodyExcerpt quotes the start of a failed call's (scrubbed) response
+// body, JSON compacted, so that a failure such as a request validation
+// error says why on its own.
+func bodyExcerpt(resp *execution.Response) string {
+	body := strings.TrimSpace(resp.Body)
+	if body == "" {
+		return ""
+	}
+	var compact bytes.Buffer
+	if json.Compact(&compact, []byte(body)) == nil {
+		body = compact.String()
+	}
+	if len(body) > maxExcerpt {
+		cut := maxExcerpt
+		for cut > 0 && !utf8.RuneStart(body[cut]) {
+			cut--
+		}
+		body = body[:cut] + "…"
+	}
+	return ": " + body
 }
 
 // backoff is full jitter over an exponential bound.

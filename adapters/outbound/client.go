@@ -127,6 +127,9 @@ func (c *Client) Do(ctx context.Context, req Request) (*Result, error) {
 	tries := uint(1)
 	if cl.retryable {
 		tries = uint(c.cfg.Retry.MaxAttempts)
+		if req.MaxAttempts > 0 {
+			tries = min(tries, uint(req.MaxAttempts))
+		}
 	}
 	deadline, _ := ctx.Deadline()
 	_, err = backoff.Retry(ctx, func() (struct{}, error) {

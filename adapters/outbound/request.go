@@ -40,6 +40,10 @@ type Request struct {
 	// SecretQueryParams name query parameters that carry credentials: they
 	// are dropped when a redirect leaves the origin and never logged.
 	SecretQueryParams []string
+	// MaxAttempts, when positive, lowers Config.Retry.MaxAttempts for this
+	// call: 1 makes a single attempt, for a caller that schedules its own
+	// retries (the execution engine records each attempt durably).
+	MaxAttempts int
 	// MaxResponseBytes overrides Config.MaxResponseBytes for this call.
 	MaxResponseBytes int64
 	// AllowTruncated accepts a body cut at the cap: the Result is flagged

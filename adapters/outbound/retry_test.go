@@ -78,6 +78,34 @@ func TestRetriesExhaustedReturnLastResponse(t *testing.T) {
 	assert.Equal(t, 3, f.count())
 }
 
+func TestRequestMaxAttemptsLowersTheRetries(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name        string
+		maxAttempts int
+		want        int
+	}{
+		{"zero keeps the configured attempts", 0, 3},
+		{"one makes a single attempt", 1, 1},
+		{"two", 2, 2},
+		{"more than configured stays at the configured", 9, 3},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			f, srv := flakyBin(t, 100, http.StatusServiceUnavailable, func() http.Header {
+				return http.Header{"Retry-After": {"0"}}
+			})
+			client := newClient(t, testConfig())
+			res, err := client.Do(context.Background(), outbound.Request{URL: srv.URL + "/get", MaxAttempts: tc.maxAttempts})
+			require.NoError(t, err)
+			assert.Equal(t, http.StatusServiceUnavailable, res.Status)
+			assert.Len(t, res.Attempts, tc.want)
+			assert.Equal(t, tc.want, f.count())
+		})
+	}
+}
+
 func TestRetryAfterIsHonoured(t *testing.T) {
 	t.Parallel()
 	cases := []struct {

@@ -1,0 +1,287 @@
+package commands_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apiq/apiq/adapters/credentials"
+	"github.com/apiq/apiq/adapters/outbound"
+	"github.com/apiq/apiq/adapters/testservers"
+	"github.com/apiq/apiq/commands"
+	"github.com/apiq/apiq/domain/execution"
+	"github.com/apiq/apiq/domain/plan"
+)
+
+// callStep is a call step of connectionID's operation.
+func callStep(id, connectionID, op string, path, query map[string]any) plan.Step {
+	return plan.Step{ID: id, Kind: plan.KindCall, Call: &plan.Call{ConnectionID: connectionID, OperationID: op, Path: path, Query: query}}
+}
+
+// startPlan registers p under a fresh id, starts it and waits for its end.
+func (e *execEnv) startPlan(t *testing.T, ctx context.Context, tenantID, name string, p plan.Plan) execution.State {
+	t.Helper()
+	e.plans.mu.Lock()
+	e.plans.plans[name] = p
+	e.plans.mu.Unlock()
+	res, err := e.start.Handle(ctx, userOf(tenantID, "start-"+name), commands.StartExecution{PlanID: name})
+	require.NoError(t, err)
+	s, _ := e.waitFor(t, res.ExecutionID)
+	return s
+}
+
+func TestEngineCircuitBreakerIsPerConnection(t *testing.T) {
+	t.Parallel()
+	cfg := testExecutionConfig()
+	cfg.MaxAttempts = 2
+	e := newExecEnv(t, cfg, func(c *outbound.Config) {
+		c.Breaker = outbound.BreakerConfig{ConsecutiveFailures: 2, OpenTimeout: time.Minute}
+	})
+	bin := testservers.StartHTTPBin(t)
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	ctx := within(t, time.Minute)
+	register := func(name string) string {
+		conn, err := e.register.Handle(ctx, userOf(acme, "reg-"+name), commands.RegisterConnection{Name: name,
+			Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
+		require.NoError(t, err)
+		return conn.ConnectionID
+	}
+	broken, healthy := register("broken"), register("healthy")
+	e.runEngine(t)
+
+	// Two 503s on one connection open its breaker.
+	s := e.startPlan(t, ctx, acme, "fail", plan.Plan{Steps: []plan.Step{
+		callStep("down", broken, "getStatus", map[string]any{"codes": "503"}, nil)}})
+	require.Equal(t, execution.StatusFailed, s.Status)
+	assert.Equal(t, "the API answered 503 (after 2 attempts)", s.Failure.Reason)
+	assert.Equal(t, 2, bin.RequestCount("GET", "/status/503"))
+
+	tests := []struct {
+		name       string
+		connection string
+		path       string
+		wantStatus execution.Status
+		wantSent   int
+		wantReason string
+	}{
+		{name: "the open breaker refuses the connection's calls unsent", connection: broken, path: "a",
+			wantStatus: execution.StatusFailed, wantSent: 0,
+			wantReason: "the connection's circuit breaker is open after repeated failures (after 2 attempts)"},
+		{name: "another connection to the same server is not affected", connection: healthy, path: "b",
+			wantStatus: execution.StatusCompleted, wantSent: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := e.startPlan(t, ctx, acme, "after-"+tt.path, plan.Plan{Steps: []plan.Step{
+				callStep("first", tt.connection, "getAnything", map[string]any{"anything": tt.path}, nil)}})
+			assert.Equal(t, tt.wantStatus, s.Status)
+			assert.Equal(t, tt.wantSent, bin.RequestCount("GET", "/anything/"+tt.path))
+			if tt.wantReason != "" {
+				require.NotNil(t, s.Failure)
+				assert.Equal(t, "first", s.Failure.Key)
+				assert.Equal(t, tt.wantReason, s.Failure.Reason)
+				assert.Equal(t, 2, s.Steps["first"].Attempts, "each refusal is an attempt the engine scheduled")
+			}
+		})
+	}
+}
+
+func TestEngineRateLimitsCallsPerConnection(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t, testExecutionConfig(), func(c *outbound.Config) {
+		c.RateLimit = outbound.RateLimitConfig{PerSecond: 10, Burst: 1}
+	})
+	bin := testservers.StartHTTPBin(t)
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	ctx := within(t, time.Minute)
+	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
+		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
+	require.NoError(t, err)
+	e.runEngine(t)
+
+	var p plan.Plan
+	for i := range 6 {
+		p.Steps = append(p.Steps, callStep(fmt.Sprintf("get%d", i), conn.ConnectionID, "getRequest", nil, map[string]any{"q": i}))
+	}
+	s := e.startPlan(t, ctx, acme, "six", p)
+	require.Equal(t, execution.StatusCompleted, s.Status)
+	evs := e.stream(t, execution.Stream(s.ExecutionID))
+	first, last := evs[0].Metadata.OccurredAt, evs[len(evs)-1].Metadata.OccurredAt
+	// 6 calls at 10 per second with a burst of 1: 5 waits of 100 ms.
+	assert.GreaterOrEqual(t, last.Sub(first), 500*time.Millisecond, "the connection's calls are spaced by its rate limit")
+	assert.Equal(t, 6, bin.RequestCount("GET", "/get"))
+}
+
+func TestEngineExecutionTimeoutCutsTheStepInFlight(t *testing.T) {
+	t.Parallel()
+	cfg := testExecutionConfig()
+	cfg.StepTimeout, cfg.Timeout = 1500*time.Millisecond, 1500*time.Millisecond
+	e := newExecEnv(t, cfg)
+	bin := testservers.StartHTTPBin(t)
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	ctx := within(t, time.Minute)
+	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
+		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
+	require.NoError(t, err)
+	e.runEngine(t)
+
+	// While the engine waits for the API, no connection of the database
+	// is inside a transaction: no outbound call happens in one.
+	watch, stop := context.WithCancel(ctx)
+	inTx := make(chan int, 1)
+	go func() {
+		most := 0
+		for watch.Err() == nil {
+			var n int
+			if e.pool.QueryRow(watch, `SELECT count(*) FROM pg_stat_activity
+				WHERE datname = current_database() AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'`).Scan(&n) == nil {
+				most = max(most, n)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		inTx <- most
+	}()
+	s := e.startPlan(t, ctx, acme, "slow", plan.Plan{Steps: []plan.Step{
+		callStep("one", conn.ConnectionID, "getDelayed", map[string]any{"n": 1}, nil),
+		callStep("two", conn.ConnectionID, "getDelayed", map[string]any{"n": 1}, nil),
+		callStep("three", conn.ConnectionID, "getRequest", nil, nil),
+	}})
+	stop()
+	assert.Zero(t, <-inTx, "connections idle in a transaction while calls were in flight")
+
+	require.Equal(t, execution.StatusFailed, s.Status)
+	require.NotNil(t, s.Failure)
+	assert.Equal(t, "two", s.Failure.Key, "the failure names the step")
+	assert.Equal(t, "the execution's timeout of 1.5s passed while the API had not answered", s.Failure.Reason)
+	assert.Equal(t, []string{"one"}, s.Failure.Done, "and what was already done")
+	assert.Equal(t, execution.StepStatusFailed, s.Steps["two"].Status)
+	assert.Equal(t, 1, s.Steps["two"].Attempts, "not retried past the execution's timeout")
+	assert.NotContains(t, s.Steps, "three")
+	assert.Zero(t, bin.RequestCount("GET", "/get"))
+}
+
+func TestEngineShowsPrismRequestValidationErrors(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t, testExecutionConfig())
+	// The petstore as published declares an empty 422 for addPet (Prism
+	// answers it with the violations in a header); a copy without it makes
+	// Prism answer with a problem+json body listing them.
+	published := testservers.ReadSpec(t, "petstore-3.0.yaml")
+	declared := "        '400':\n          description: Invalid input\n        '422':\n          description: Validation exception\n        default:\n          description: Unexpected error\n"
+	require.Contains(t, string(published), declared)
+	undeclared := filepath.Join(t.TempDir(), "petstore-undeclared.yaml")
+	require.NoError(t, os.WriteFile(undeclared, bytes.Replace(published, []byte(declared), nil, 1), 0o600))
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	ctx := within(t, 2*time.Minute)
+	register := func(name, spec string) string {
+		prism := testservers.StartPrism(t, spec)
+		doc, err := os.ReadFile(spec)
+		require.NoError(t, err)
+		conn, err := e.register.Handle(ctx, userOf(acme, "reg-"+name), commands.RegisterConnection{Name: name, BaseURL: prism.URL,
+			Document: commands.DocumentSource{Text: doc},
+			Auth:     &credentials.Input{Type: credentials.TypeBearer, Scheme: "petstore_auth", Token: "pets-token-77"}})
+		require.NoError(t, err)
+		return conn.ConnectionID
+	}
+	published422 := register("declared", testservers.SpecPath(t, "petstore-3.0.yaml"))
+	problem422 := register("undeclared", undeclared)
+	e.runEngine(t)
+
+	addPet := func(connectionID string, body map[string]any) plan.Plan {
+		return plan.Plan{Steps: []plan.Step{
+			{ID: "add", Kind: plan.KindCall, Call: &plan.Call{ConnectionID: connectionID, OperationID: "addPet", Body: body}},
+			{ID: "name", Kind: plan.KindTransform, Transform: &plan.Transform{Expr: "steps.add.output.name"}},
+		}}
+	}
+	invalid := map[string]any{"name": 5}
+	failedAt422 := func(t *testing.T, s execution.State) *execution.Step {
+		require.NotNil(t, s.Failure)
+		assert.Equal(t, "add", s.Failure.Key, "the failure names the step")
+		add := s.Steps["add"]
+		assert.Equal(t, execution.StepStatusFailed, add.Status)
+		assert.Equal(t, 1, add.Attempts, "a 422 is not retried")
+		assert.JSONEq(t, `{"name":5}`, add.Request.Body, "the request as sent is shown")
+		assert.NotContains(t, fmt.Sprint(add.Request.Header), "pets-token-77", "the token is masked")
+		require.NotNil(t, add.Response)
+		assert.Equal(t, 422, add.Response.Status)
+		assert.NotContains(t, s.Steps, "name")
+		return add
+	}
+	tests := []struct {
+		name       string
+		connection string
+		body       map[string]any
+		wantStatus execution.Status
+		check      func(t *testing.T, s execution.State)
+	}{
+		{name: "an invalid body: Prism's problem body is shown in the failure", connection: problem422, body: invalid,
+			wantStatus: execution.StatusFailed, check: func(t *testing.T, s execution.State) {
+				add := failedAt422(t, s)
+				assert.True(t, strings.HasPrefix(s.Failure.Reason, "the API answered 422: {"), s.Failure.Reason)
+				assert.Contains(t, s.Failure.Reason, "photoUrls", "the validation error is in the reason")
+				assert.Contains(t, add.Response.Body, "photoUrls", "and in the body kept with the step")
+			}},
+		{name: "an invalid body against the declared empty 422: the violations are kept with the step", connection: published422,
+			body: invalid, wantStatus: execution.StatusFailed, check: func(t *testing.T, s execution.State) {
+				add := failedAt422(t, s)
+				assert.Equal(t, "the API answered 422", s.Failure.Reason)
+				assert.Contains(t, fmt.Sprint(add.Response.Header["Sl-Violations"]), "photoUrls")
+			}},
+		{name: "a valid body succeeds", connection: problem422, body: map[string]any{"name": "rex", "photoUrls": []any{"https://example.com/rex.png"}},
+			wantStatus: execution.StatusCompleted, check: func(t *testing.T, s execution.State) {
+				assert.Equal(t, 200, s.Steps["add"].HTTPStatus)
+				assert.Equal(t, "doggie", s.Steps["name"].Output, "Prism answers with the document's example")
+			}},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := e.startPlan(t, ctx, acme, fmt.Sprintf("pets-%d", i), addPet(tt.connection, tt.body))
+			assert.Equal(t, tt.wantStatus, s.Status, "%+v", s.Failure)
+			tt.check(t, s)
+		})
+	}
+}
+
+func TestEngineCapsLargeResponsesAndKeepsThemWhole(t *testing.T) {
+	t.Parallel()
+	cfg := testExecutionConfig()
+	cfg.MaxStoredBody = 1024
+	e := newExecEnv(t, cfg)
+	bin := testservers.StartHTTPBin(t)
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	ctx := within(t, time.Minute)
+	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
+		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
+	require.NoError(t, err)
+	e.runEngine(t)
+
+	long := strings.Repeat("é", 2000) // multi-byte: the cap must not split a character
+	s := e.startPlan(t, ctx, acme, "big", plan.Plan{Steps: []plan.Step{
+		callStep("big", conn.ConnectionID, "getAnything", map[string]any{"anything": "x"}, map[string]any{"long": long}),
+		{ID: "echo", Kind: plan.KindTransform, Transform: &plan.Transform{Expr: "steps.big.output.args.long[0]"}},
+	}})
+	require.Equal(t, execution.StatusCompleted, s.Status, "%+v", s.Failure)
+	resp := s.Steps["big"].Response
+	require.NotNil(t, resp)
+	assert.True(t, resp.Capped)
+	assert.LessOrEqual(t, len(resp.Body), cfg.MaxStoredBody, "the event holds the capped body")
+	assert.Greater(t, resp.BodyBytes, int64(4000))
+	require.NotEmpty(t, resp.BlobHash, "the whole body is kept by reference")
+	whole, err := e.blobs.Get(ctx, resp.BlobHash)
+	require.NoError(t, err)
+	assert.Len(t, whole, int(resp.BodyBytes))
+	sum := sha256.Sum256(whole)
+	assert.Equal(t, hex.EncodeToString(sum[:]), resp.BodySHA256, "the digest in the event is the whole body's")
+	assert.Equal(t, long, s.Steps["echo"].Output, "later steps see the whole output")
+}
