@@ -122,6 +122,15 @@ func (e *Engine) claimAndRun(ctx context.Context, wg *sync.WaitGroup) {
 		return
 	}
 	for _, row := range rows {
+		e.mu.Lock()
+		_, running := e.active[row.ExecutionID]
+		e.mu.Unlock()
+		if running {
+			// Its lease lapsed before a renewal (a stalled process) and this
+			// process claimed it again: the run under way keeps it, now
+			// renewed, rather than a second run racing it.
+			continue
+		}
 		runCtx, cancel := context.WithCancel(ctx)
 		e.mu.Lock()
 		e.active[row.ExecutionID] = cancel
@@ -131,10 +140,14 @@ func (e *Engine) claimAndRun(ctx context.Context, wg *sync.WaitGroup) {
 			defer wg.Done()
 			defer func() {
 				e.mu.Lock()
+				full := len(e.active) >= e.d.Config.Concurrency
 				delete(e.active, row.ExecutionID)
 				e.mu.Unlock()
 				cancel()
-				e.Signal()
+				if full {
+					// A slot is free again: claim what waited for one.
+					e.Signal()
+				}
 			}()
 			e.runClaimed(runCtx, row)
 		}()
