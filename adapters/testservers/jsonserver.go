@@ -65,6 +65,7 @@ type jsonServerConfig struct {
 	apiKey, apiKeyIn, apiKeyName string
 	bearerToken                  string
 	idempotency                  bool
+	noKeyParameter               bool
 	delay                        time.Duration
 }
 
@@ -87,6 +88,13 @@ func JSONServerBearerToken(token string) JSONServerOption {
 // parameters is a 400; while the first request runs, a second is a 409.
 func JSONServerIdempotency() JSONServerOption {
 	return func(c *jsonServerConfig) { c.idempotency = true }
+}
+
+// JSONServerWithoutIdempotencyKeyParameter serves the document without its
+// optional Idempotency-Key header parameter on the POSTs, as the document of
+// an API that takes no idempotency key (APIQ then sends none).
+func JSONServerWithoutIdempotencyKeyParameter() JSONServerOption {
+	return func(c *jsonServerConfig) { c.noKeyParameter = true }
 }
 
 // JSONServerDelay makes json-server wait d before it handles each request
@@ -158,7 +166,13 @@ func StartJSONServer(tb testing.TB, fixture string, opts ...JSONServerOption) *J
 			tb.Logf("json-server output:\n%s", proc.out.String())
 		}
 	})
-	doc, err := serveDocument(jsonServerOpenAPI, s.URL, cfg.editSchemes)
+	source := jsonServerOpenAPI
+	if cfg.noKeyParameter {
+		if source, err = withoutIdempotencyKeyParameter(source); err != nil {
+			tb.Fatalf("testservers: json-server: %v", err)
+		}
+	}
+	doc, err := serveDocument(source, s.URL, cfg.editSchemes)
 	if err != nil {
 		tb.Fatalf("testservers: json-server: %v", err)
 	}
@@ -167,6 +181,40 @@ func StartJSONServer(tb testing.TB, fixture string, opts ...JSONServerOption) *J
 		tb.Fatalf("testservers: json-server document: %v", err)
 	}
 	return s
+}
+
+// withoutIdempotencyKeyParameter drops the IdempotencyKey parameter from
+// every operation and from the components.
+func withoutIdempotencyKeyParameter(raw []byte) ([]byte, error) {
+	const ref = "#/components/parameters/IdempotencyKey"
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		return nil, fmt.Errorf("parse openapi document: %w", err)
+	}
+	paths, _ := doc["paths"].(map[string]any)
+	for _, item := range paths {
+		ops, _ := item.(map[string]any)
+		for _, raw := range ops {
+			op, _ := raw.(map[string]any)
+			params, ok := op["parameters"].([]any)
+			if !ok {
+				continue
+			}
+			kept := []any{}
+			for _, p := range params {
+				if m, _ := p.(map[string]any); m["$ref"] != ref {
+					kept = append(kept, p)
+				}
+			}
+			op["parameters"] = kept
+		}
+	}
+	if components, ok := doc["components"].(map[string]any); ok {
+		if params, ok := components["parameters"].(map[string]any); ok {
+			delete(params, "IdempotencyKey")
+		}
+	}
+	return json.Marshal(doc)
 }
 
 // arguments are json-server's own options.

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -263,6 +264,45 @@ func TestJSONServerDelayedCreateAfterDroppedConnection(t *testing.T) {
 			require.Equal(t, http.StatusCreated, a.status, "%s", a.body)
 			assert.Equal(t, tt.replayed, a.header.Get("Idempotent-Replayed") == "true")
 			assert.Len(t, s.Records(t, "todos"), before+tt.created)
+		})
+	}
+}
+
+// TestJSONServerDocumentWithoutIdempotencyKeyParameter serves the document
+// with and without the POSTs' Idempotency-Key header parameter; both load
+// and validate.
+func TestJSONServerDocumentWithoutIdempotencyKeyParameter(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name string
+		opts []JSONServerOption
+		want int
+	}{
+		{name: "declared on the four creates", want: 4},
+		{name: "declared nowhere", opts: []JSONServerOption{JSONServerWithoutIdempotencyKeyParameter()}, want: 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := StartJSONServer(t, JSONServerFixture(t), tt.opts...)
+			served := call(t, "GET", s.OpenAPIURL(), nil, "")
+			require.Equal(t, http.StatusOK, served.status)
+			assert.JSONEq(t, string(s.OpenAPIDocument()), string(served.body))
+			doc, err := openapi3.NewLoader().LoadFromData(served.body)
+			require.NoError(t, err)
+			require.NoError(t, doc.Validate(context.Background()))
+			declared := 0
+			for _, item := range doc.Paths.Map() {
+				for _, op := range item.Operations() {
+					for _, p := range op.Parameters {
+						if p.Value != nil && p.Value.In == "header" && p.Value.Name == "Idempotency-Key" {
+							declared++
+						}
+					}
+				}
+			}
+			assert.Equal(t, tt.want, declared)
+			assert.NotNil(t, doc.Paths.Find("/todos").Post, "the creates stay")
 		})
 	}
 }
