@@ -1,15 +1,21 @@
 package commands_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/stretchr/testify/require"
 
 	"github.com/apiq/apiq/adapters/outbound"
@@ -127,12 +133,76 @@ func benchTenGets(b *testing.B, asyncCommit bool) {
 	b.ReportMetric(float64(started.Microseconds())/1000, "ms-32-starts")
 
 	// The engine alone: 32 executions queued while it is stopped, then run.
+	// The CPU it takes, a measure the machine's other load hardly moves:
+	// this process's (the engine, and go-httpbin answering it) and that of
+	// the PostgreSQL backends serving the database, when they run here.
 	stop()
 	ids = startAll("q")
+	goCPU := processCPU()
+	dbCPU, dbOK := backendCPU(ctx, e)
 	start = time.Now()
 	stop = run()
 	awaitAll(b, e, ids)
 	b.ReportMetric(float64(len(ids)*10)/time.Since(start).Seconds(), "engine-steps/s-32-queued")
+	steps := float64(len(ids) * 10)
+	b.ReportMetric(float64((processCPU()-goCPU).Microseconds())/1000/steps, "go-cpu-ms/step")
+	if after, ok := backendCPU(ctx, e); ok && dbOK {
+		b.ReportMetric(float64(after.sub(dbCPU).Microseconds())/1000/steps, "db-cpu-ms/step")
+	}
+}
+
+// processCPU is the CPU time this process has used.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// cpuByPID is the CPU time of processes.
+type cpuByPID map[int]time.Duration
+
+// sub is the CPU used since before: processes that started since count whole.
+func (c cpuByPID) sub(before cpuByPID) time.Duration {
+	var d time.Duration
+	for pid, t := range c {
+		d += t - before[pid]
+	}
+	return d
+}
+
+// backendCPU reads from /proc the CPU time of the backends serving the
+// benchmark's database (false when PostgreSQL runs elsewhere).
+func backendCPU(ctx context.Context, e *execEnv) (cpuByPID, bool) {
+	rows, err := e.pool.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	if err != nil {
+		return nil, false
+	}
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	if err != nil {
+		return nil, false
+	}
+	out := cpuByPID{}
+	for _, pid := range pids {
+		raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return nil, false
+		}
+		// Fields after the command's closing parenthesis: utime and stime
+		// are the 12th and 13th, in clock ticks (100 per second on Linux).
+		fields := strings.Fields(string(raw[bytes.LastIndexByte(raw, ')')+1:]))
+		if len(fields) < 13 {
+			return nil, false
+		}
+		utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+		stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+		if err1 != nil || err2 != nil {
+			return nil, false
+		}
+		out[pid] = time.Duration(utime+stime) * 10 * time.Millisecond
+	}
+	return out, true
 }
 
 // awaitAll waits until every execution has ended, and completed.
