@@ -27,7 +27,7 @@ WEB_DIR := http/web
 WEB_STAMP := $(WEB_DIR)/node_modules/.apiq-installed-lock.json
 WEB_SRC := $(shell find $(WEB_DIR)/src -type f 2>/dev/null) $(WEB_DIR)/build.mjs $(WEB_DIR)/tsconfig.json $(WEB_DIR)/package-lock.json
 
-.PHONY: all build run test bench lint postgres testservers web chromium clean
+.PHONY: all build run test bench lint postgres testservers web chromium screenshots clean
 
 all: lint test
 
@@ -87,6 +87,12 @@ testservers:
 test: testservers web chromium
 	APIQ_PG_ADMIN_URL="$(TEST_ADMIN_URL)" deploy/local-postgres.sh ensure -q
 	$(GO) test -p 2 -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# Screenshots of every page of the web interface (docs/screenshots), taken
+# by its browser test.
+screenshots: testservers web chromium
+	APIQ_PG_ADMIN_URL="$(TEST_ADMIN_URL)" deploy/local-postgres.sh ensure -q
+	APIQ_SCREENSHOTS="$(CURDIR)/docs/screenshots" $(GO) test -count=1 -run '^TestWebInterface$$' ./cmd/apiq
 
 bench:
 	APIQ_PG_ADMIN_URL="$(TEST_ADMIN_URL)" deploy/local-postgres.sh ensure -q

@@ -3,10 +3,12 @@
 type Child = Node | string | number | null | undefined | false | Child[];
 type Attrs = Record<string, string | number | boolean | EventListener | undefined | null>;
 
-/** h("a.badge", {href: "/x", onclick: f}, "text", child…) */
+/** h("a#id.badge", {href: "/x", onclick: f}, "text", child…) */
 export function h(tag: string, attrs: Attrs | null = null, ...children: Child[]): HTMLElement {
-  const [name, ...classes] = tag.split(".");
+  const [head, ...classes] = tag.split(".");
+  const [name, id] = head.split("#");
   const el = document.createElement(name || "div");
+  if (id) el.id = id;
   if (classes.length) el.className = classes.join(" ");
   for (const [k, v] of Object.entries(attrs ?? {})) {
     if (v === undefined || v === null || v === false) continue;

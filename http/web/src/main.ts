@@ -69,6 +69,7 @@ async function render(): Promise<void> {
     return;
   }
   const path = location.pathname;
+  shown = path + location.search;
   const route = routes.find((r) => r.pattern.test(path) && (!r.roles || r.roles.includes(me!.user.role)));
   const main = h("main");
   replace(root, shell(me, path), main);
@@ -145,7 +146,11 @@ document.addEventListener("click", (ev) => {
   ev.preventDefault();
   navigate(href);
 });
-window.addEventListener("popstate", () => void render());
+// Back and forward render again; a change of the #fragment alone does not.
+let shown = "";
+window.addEventListener("popstate", () => {
+  if (location.pathname + location.search !== shown) void render();
+});
 whenUnauthorized(() => {
   if (me) leaveSession();
 });

@@ -28,7 +28,7 @@ export async function askPage(ctx: Context): Promise<void> {
 
 function promptForm(ctx: Context, area: HTMLElement): HTMLElement {
   const submit = h("button", { type: "submit", id: "ask-submit" }, "Plan it") as HTMLButtonElement;
-  const form = h("form#ask", { id: "ask-form" },
+  const form = h("form#ask-form", null,
     h("label", null, "What should be done?", h("textarea", { name: "prompt", rows: 3, required: true, maxlength: 4000,
       placeholder: "e.g. find the pets that are available and show the first one" })),
     submit) as HTMLFormElement;
@@ -74,7 +74,7 @@ function tokens(v: PlanVersion): string {
 function versionView(v: PlanVersion): HTMLElement {
   const out = h("div.version-body");
   if (v.status === "no_suitable_endpoint") {
-    out.appendChild(h("div.notice#no-suitable-endpoint", { role: "status" },
+    out.appendChild(h("div#no-suitable-endpoint.notice", { role: "status" },
       h("strong", null, "No suitable endpoint. "), v.reason ?? "No operation of your connections can do this."));
   }
   if (v.message) out.appendChild(h("p.muted", null, v.message));
@@ -144,7 +144,7 @@ function withReferences(val: unknown): HTMLElement {
 }
 
 function actions(ctx: Context, area: HTMLElement, plan: Plan, messages: HTMLElement): HTMLElement | null {
-  const bar = h("div.actions#plan-actions");
+  const bar = h("div#plan-actions.actions");
   const act = async (button: HTMLButtonElement, text: string, f: () => Promise<Plan>) => {
     replace(messages);
     try {

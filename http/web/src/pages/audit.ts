@@ -38,7 +38,10 @@ export async function auditPage(ctx: Context): Promise<void> {
         ["Outcome", (e) => badge(e.outcome)],
         ["Actor", (e) => [e.actor.subject ?? "", e.actor.role ? " (" + e.actor.role + ")" : ""]],
         ["Resource", (e) => [e.resource.type, " ", h("code", null, e.resource.id)]],
-        ["Stream", (e) => h("a.stream", { href: "#stream", onclick: () => showStream(e.stream) }, `${e.stream}@${e.stream_version}`)],
+        ["Stream", (e) => h("a.stream", { href: "#stream", onclick: (ev: Event) => {
+          ev.preventDefault();
+          showStream(e.stream);
+        } }, `${e.stream}@${e.stream_version}`)],
         ["Summary", (e) => h("details", null, h("summary", null, "fields"), json(e.summary))],
       ], "No row matches.");
       if (cursor) results.querySelector("tbody")?.append(...Array.from(t.querySelectorAll("tbody tr")));
@@ -81,6 +84,7 @@ export async function auditPage(ctx: Context): Promise<void> {
   const showStream = (stream: string) => {
     (streamForm.elements.namedItem("stream") as HTMLInputElement).value = stream;
     streamForm.requestSubmit();
+    streamForm.scrollIntoView({ block: "center" });
   };
   streamForm.addEventListener("submit", async (ev) => {
     ev.preventDefault();

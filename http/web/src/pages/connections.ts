@@ -53,8 +53,8 @@ function registerForm(ctx: Context): HTMLElement {
   const messages = h("div#register-messages");
   const submit = h("button", { type: "submit", id: "register-submit" }, "Register") as HTMLButtonElement;
   const form = h(
-    "form#register",
-    { id: "register-form" },
+    "form#register-form",
+    null,
     h("label", null, "Name", h("input", { name: "name", required: true })),
     h("fieldset", null, h("legend", null, "OpenAPI document: a URL or a file"),
       h("label", null, "Document URL", h("input", { name: "document_url", type: "url", placeholder: "https://api.example.com/openapi.json" })),

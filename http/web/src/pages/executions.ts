@@ -54,7 +54,7 @@ export async function executionPage(ctx: Context): Promise<void> {
   let exec = await get<Execution>(path + query({ min_position: ctx.query.get("min_position") ?? undefined }));
   const head = h("div");
   const steps = h("div#steps");
-  const timeline = h("ol.timeline#timeline");
+  const timeline = h("ol#timeline.timeline");
   const live = h("p#live");
   const messages = h("div");
   const cancel = h("button", { type: "button", id: "cancel-execution" }, "Cancel") as HTMLButtonElement;
@@ -128,13 +128,22 @@ export async function executionPage(ctx: Context): Promise<void> {
   };
 }
 
-function eventText(e: StreamEvent): string {
+function eventText(e: StreamEvent): (string | HTMLElement)[] {
   const d = e.data ?? {};
   const parts: string[] = [];
-  for (const k of ["step_key", "step_id", "step", "attempt", "status", "http_status", "duration_ms", "reason", "error"]) {
+  if (d.key) parts.push(String(d.key));
+  const req = d.request as { method?: string; url?: string } | undefined;
+  if (req?.method) parts.push(`${req.method} ${req.url ?? ""}`);
+  for (const k of ["attempt", "status", "duration_ms", "reason", "wait_ms"]) {
     if (d[k] !== undefined && d[k] !== "") parts.push(`${k.replace(/_/g, " ")} ${typeof d[k] === "object" ? JSON.stringify(d[k]) : d[k]}`);
   }
-  return parts.join(" · ");
+  const res = d.response as { body?: string; body_bytes?: number; capped?: boolean } | undefined;
+  const out: (string | HTMLElement)[] = [parts.join(" · ")];
+  if (res?.body) {
+    out.push(" ", h("details", null, h("summary", null, `body, ${res.body_bytes ?? res.body.length} bytes${res.capped ? " (capped)" : ""}`),
+      h("pre.json", null, res.body)));
+  }
+  return out;
 }
 
 function stepsTable(steps: ExecutionStep[]): HTMLElement {

@@ -16,8 +16,8 @@ export function loginPage(root: HTMLElement, signedIn: () => Promise<void>): voi
 
   const submit = h("button", { type: "submit", id: "login-submit" }, "Sign in") as HTMLButtonElement;
   const form = h(
-    "form#login",
-    { id: "login-form" },
+    "form#login-form",
+    null,
     h("label", null, "Email", h("input", { name: "email", type: "email", autocomplete: "username", required: true })),
     h("label", null, "Password", h("input", { name: "password", type: "password", autocomplete: "current-password", required: true })),
     h("details", null, h("summary", null, "Tenant"),
