@@ -49,7 +49,8 @@ func (i *identity) Authenticate(ctx context.Context, credential string) (auth.Pr
 	if err != nil {
 		return auth.Principal{}, fmt.Errorf("%w: %w", auth.ErrInvalidCredentials, err)
 	}
-	return auth.Principal{TenantID: claims.TenantID, UserID: claims.UserID, AuthMethod: claims.AuthMethod, TokenID: claims.TokenID}, nil
+	return auth.Principal{TenantID: claims.TenantID, UserID: claims.UserID, AuthMethod: claims.AuthMethod,
+		TokenID: claims.TokenID, Scope: claims.Scope}, nil
 }
 
 // ActiveRole reads the user's current role; deleted and disabled users are inactive.
@@ -86,8 +87,7 @@ func (i *identity) RecordAccessDenied(ctx context.Context, d auth.Denial) error 
 
 // Login implements api.Sessions.
 func (i *identity) Login(ctx context.Context, md eventstore.Metadata, in api.Login) (api.AccessToken, error) {
-	res, err := i.cmds.login.Handle(ctx, commands.MetaFromMetadata(md),
-		commands.Login{Email: in.Email, Password: in.Password, TenantID: in.TenantID})
+	res, err := passwordLogin(ctx, i.cmds.login, md, in)
 	if err != nil {
 		return api.AccessToken{}, err
 	}
@@ -167,7 +167,7 @@ func (i *identity) ListUsers(ctx context.Context, tenantID string, page api.Page
 
 func apiUser(u projections.UserView) api.User {
 	return api.User{ID: u.ID, Email: u.Email, Name: u.Name, Role: string(u.Role), Enabled: !u.Disabled,
-		CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
+		TOTPEnabled: u.TOTPEnabled, CreatedAt: u.CreatedAt, UpdatedAt: u.UpdatedAt}
 }
 
 // IssueToken implements api.TokenCommands.

@@ -49,6 +49,9 @@ var routeBodies = map[string]string{
 	"GET /v1/plans/settings": "", "PUT /v1/plans/settings": `{"destructive_requires_second_admin":false}`,
 	"GET /v1/plans/:id": "", "POST /v1/plans/:id/confirm": "{}", "POST /v1/plans/:id/reject": `{"reason":"matrix"}`,
 	"POST /v1/plans/:id/revise": `{"prompt":"list the pets again %s"}`,
+	"POST /v1/me/totp":          "", "POST /v1/me/totp/confirm": `{"code":"000000"}`, "DELETE /v1/me/totp": `{"code":"000000"}`,
+	"GET /v1/tenant/security": "", "PUT /v1/tenant/security": `{"totp_required":false}`,
+	"DELETE /v1/users/:id/totp": "",
 }
 
 // matrixSSOProvider is an OpenID provider nobody listens for: starting a
@@ -257,7 +260,13 @@ func TestRouteRoleTenantMatrix(t *testing.T) {
 			continue
 		}
 		for role, token := range callers {
-			status, _, raw := s.send(c.route.Method, otherTarget[c.key], token, bodyReader(unique(c.body)), contentType(c.body))
+			send := s.send
+			if c.route.Access.Public {
+				// The route's own answer, not that of the interface it may
+				// send the browser back to.
+				send = s.sendOnce
+			}
+			status, _, raw := send(c.route.Method, otherTarget[c.key], token, bodyReader(unique(c.body)), contentType(c.body))
 			checked++
 			switch {
 			case c.route.Access.Public:
@@ -274,6 +283,26 @@ func TestRouteRoleTenantMatrix(t *testing.T) {
 
 	assert.Equal(t, before, otherEvents(), "nothing landed in the other tenant")
 	t.Logf("%d routes, %d calls", len(calls), checked)
+}
+
+// sendOnce is send without following redirects.
+func (s *service) sendOnce(method, path, token string, body io.Reader, contentType string, _ ...string) (int, http.Header, []byte) {
+	s.t.Helper()
+	req, err := http.NewRequest(method, s.base+path, body)
+	require.NoError(s.t, err)
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Do(req)
+	require.NoError(s.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(s.t, err)
+	return resp.StatusCode, resp.Header, raw
 }
 
 func bodyReader(body string) io.Reader {

@@ -151,6 +151,11 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		return nil, nil, err
 	}
 	id.sessions = sso.sessions
+	totp, err := c.openTOTP()
+	if err != nil {
+		_ = shutdownTracing(ctx)
+		return nil, nil, err
+	}
 	ui := web.New()
 	if !ui.Built() {
 		c.logger.Warn("the web interface was not built into this binary; run make web and rebuild")
@@ -187,6 +192,7 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		SSO:                  sso,
 		BrowserSessions:      sso,
 		SessionAuthenticator: sso,
+		TOTP:                 totp,
 		ExecutionCommands:    executionsAPI{db: c.pool, store: c.store, parts: c.executions},
 		ExecutionQueries:     executionsAPI{db: c.pool, store: c.store, parts: c.executions},
 		Plans:                &plansAPI{db: c.pool, parts: c.plans, runner: c.runner, viewTimeout: cfg.ReadYourWritesTimeout},

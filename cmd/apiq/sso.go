@@ -88,9 +88,9 @@ func (a *ssoAPI) CompleteLogin(ctx context.Context, md eventstore.Metadata, prov
 
 // PasswordSession implements api.BrowserSessions.
 func (a *ssoAPI) PasswordSession(ctx context.Context, md eventstore.Metadata, in api.Login) (api.BrowserSession, error) {
-	res, err := a.login.Handle(ctx, commands.MetaFromMetadata(md),
-		commands.Login{Email: in.Email, Password: in.Password, TenantID: in.TenantID})
+	res, err := passwordLogin(ctx, a.login, md, in)
 	if err != nil {
+		// A login restricted to enrolling TOTP starts no session.
 		return api.BrowserSession{}, err
 	}
 	return a.start(ctx, session.Session{TenantID: res.TenantID, UserID: res.UserID, AuthMethod: auth.MethodPassword})

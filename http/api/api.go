@@ -133,6 +133,9 @@ type Deps struct {
 	// SessionAuthenticator lets the auth middleware accept the session cookie.
 	BrowserSessions      BrowserSessions
 	SessionAuthenticator auth.SessionAuthenticator
+	// TOTP, when set, serves /v1/me/totp, /v1/users/{id}/totp and
+	// /v1/tenant/security.
+	TOTP TOTP
 	// Quotas, when set, counts API calls against the tenants' quotas.
 	Quotas *quota.Store
 	// ErrorRules map the domain's sentinel errors to statuses and codes.

@@ -9,9 +9,11 @@ import (
 
 // Sessions logs users in (the Login command).
 type Sessions interface {
-	// Login checks the password and issues an access token; it returns
-	// auth.ErrInvalidCredentials for a wrong email or password. It records
-	// the attempt either way.
+	// Login checks the password (and the one-time code of a user with
+	// TOTP) and issues an access token; it returns auth.ErrInvalidCredentials
+	// for a wrong email or password, ErrOTPRequired or ErrInvalidOTP for a
+	// missing or wrong code, EnrollmentRequired when the tenant requires
+	// TOTP and the user has none. It records the attempt either way.
 	Login(ctx context.Context, meta eventstore.Metadata, in Login) (AccessToken, error)
 }
 
@@ -20,6 +22,8 @@ type Login struct {
 	Email    string `json:"email"`
 	Password string `json:"password"`
 	TenantID string `json:"tenant_id,omitempty"`
+	// OTP is the current code of a user with TOTP.
+	OTP string `json:"otp,omitempty"`
 }
 
 // AccessToken is a signed, short-lived bearer token.
@@ -69,13 +73,15 @@ type Page struct {
 
 // User is a user as the API shows it.
 type User struct {
-	ID        string    `json:"id"`
-	Email     string    `json:"email"`
-	Name      string    `json:"name"`
-	Role      string    `json:"role"`
-	Enabled   bool      `json:"enabled"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID      string `json:"id"`
+	Email   string `json:"email"`
+	Name    string `json:"name"`
+	Role    string `json:"role"`
+	Enabled bool   `json:"enabled"`
+	// TOTPEnabled says the user's password logins need a one-time code.
+	TOTPEnabled bool      `json:"totp_enabled"`
+	CreatedAt   time.Time `json:"created_at"`
+	UpdatedAt   time.Time `json:"updated_at"`
 }
 
 // TokenCommands issues and revokes API tokens.

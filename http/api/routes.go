@@ -39,12 +39,20 @@ func (s *server) routes() []route {
 		{http.MethodPost, "/v1/sso/providers", admin, s.createSSOProvider},
 		{http.MethodDelete, "/v1/sso/providers/:id", admin, s.deleteSSOProvider},
 		{http.MethodGet, "/v1/me", auth.AnyRole(), s.me},
+		// The second factor: a token restricted to enrolling (a password
+		// login in a tenant that requires TOTP) passes only the first two.
+		{http.MethodPost, "/v1/me/totp", auth.AnyRole().DuringEnrollment(), s.startTOTP},
+		{http.MethodPost, "/v1/me/totp/confirm", auth.AnyRole().DuringEnrollment(), s.confirmTOTP},
+		{http.MethodDelete, "/v1/me/totp", auth.AnyRole(), s.disableTOTP},
+		{http.MethodGet, "/v1/tenant/security", auth.AnyRole(), s.tenantSecurity},
+		{http.MethodPut, "/v1/tenant/security", admin, s.setTenantSecurity},
 
 		{http.MethodGet, "/v1/users", admin, s.listUsers},
 		{http.MethodPost, "/v1/users", admin, s.createUser},
 		{http.MethodGet, "/v1/users/:id", admin, s.getUser},
 		{http.MethodPatch, "/v1/users/:id", admin, s.updateUser},
 		{http.MethodDelete, "/v1/users/:id", admin, s.deleteUser},
+		{http.MethodDelete, "/v1/users/:id/totp", admin, s.resetTOTP},
 
 		{http.MethodPost, "/v1/tokens", admin, s.createToken},
 		{http.MethodDelete, "/v1/tokens/:id", admin, s.revokeToken},
