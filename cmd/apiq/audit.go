@@ -33,19 +33,19 @@ func (a *app) auditCommand() *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "TENANT\tCHECKED\tPENDING\tSIGNED HEADS\tRESULT")
+			fmt.Fprintln(w, "TENANT\tCHECKED\tPENDING\tPRUNED\tSIGNED HEADS\tRESULT")
 			for _, t := range v.Tenants {
 				result := "ok"
 				if t.Broken != nil {
 					result = fmt.Sprintf("BROKEN at row %d: %s (%s)", t.Broken.Sequence, t.Broken.Reason, t.Broken.Detail)
 				}
-				fmt.Fprintf(w, "%q\t%d\t%d\t%d\t%s\n", t.TenantID, t.Checked, t.Pending, t.SignedHeads, result)
+				fmt.Fprintf(w, "%q\t%d\t%d\t%d\t%d\t%s\n", t.TenantID, t.Checked, t.Pending, t.Pruned, t.SignedHeads, result)
 			}
 			if err := w.Flush(); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "valid: %t (%d events checked, %d pending, %d signed heads)\n",
-				v.Valid, v.Checked, v.Pending, v.SignedHeads)
+			fmt.Fprintf(cmd.OutOrStdout(), "valid: %t (%d events checked, %d pending, %d rows pruned by retention, %d signed heads)\n",
+				v.Valid, v.Checked, v.Pending, v.Pruned, v.SignedHeads)
 			if !v.Valid {
 				return fmt.Errorf("%w: %s", errAuditBroken, v.FirstBroken)
 			}

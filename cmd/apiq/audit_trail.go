@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"path/filepath"
+	"time"
 
 	"github.com/apiq/apiq/adapters/auditsign"
 	"github.com/apiq/apiq/adapters/eventstore"
@@ -29,6 +30,9 @@ type auditTrail struct {
 }
 
 var _ api.AuditTrail = (*auditTrail)(nil)
+
+// auditPruneInterval is how often rows past APIQ_AUDIT_RETENTION are pruned.
+const auditPruneInterval = time.Hour
 
 func (c Config) auditKeyPath() string { return filepath.Join(c.DataDir, auditsign.DefaultKeyFile) }
 
@@ -63,6 +67,11 @@ func (c *core) openAudit() error {
 	}
 	c.audit = a
 	c.background = append(c.background, a.signer.Run)
+	if retention := c.cfg.AuditRetention; retention > 0 {
+		c.background = append(c.background, func(ctx context.Context) error {
+			return projections.RunAuditRetention(ctx, c.pool, retention, auditPruneInterval, c.logger)
+		})
+	}
 	return nil
 }
 

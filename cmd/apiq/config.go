@@ -41,6 +41,7 @@ type Config struct {
 	MaxDocumentBytes   int64          // APIQ_MAX_DOCUMENT_BYTES: OpenAPI document size limit
 	PublicURL          string         // APIQ_PUBLIC_URL: where browsers and OAuth providers reach APIQ
 	AuditSignInterval  time.Duration  // APIQ_AUDIT_SIGN_INTERVAL: how often audit chain heads are signed
+	AuditRetention     time.Duration  // APIQ_AUDIT_RETENTION: audit rows (copies) kept this long; 0 keeps them forever
 	ExecutionLease     time.Duration  // APIQ_EXECUTION_LEASE: how long a claim on an execution holds unrenewed
 	Security           SecurityConfig // APIQ_CORS_ORIGINS, APIQ_RATE_*, APIQ_LOGIN_*, APIQ_QUOTA_*
 	Planning           PlanningConfig // APIQ_LLM_BASE_URL, APIQ_LLM_API_KEY, APIQ_LLM_MODEL, APIQ_LLM_TIMEOUT
@@ -82,6 +83,7 @@ func configVars() []envVar {
 		{"APIQ_MAX_DOCUMENT_BYTES", "26214400", "largest OpenAPI document a connection may import (413 beyond)"},
 		{"APIQ_PUBLIC_URL", "", "APIQ's external base URL, for the OAuth callback (the request's host when unset)"},
 		{"APIQ_AUDIT_SIGN_INTERVAL", "1m", "how often the head of each tenant's audit hash chain is signed (key: <APIQ_DATA_DIR>/audit-signing.key)"},
+		{"APIQ_AUDIT_RETENTION", "0", "how long the audit read model keeps its rows (a Go duration such as 8760h, pruned hourly); 0 keeps them forever. Events are never deleted"},
 		{"APIQ_EXECUTION_LEASE", "15s", "how long a process's claim on an execution holds without renewal; a dead process's executions resume elsewhere (or after its restart) once it lapses"},
 	}, append(securityVars(), planningVars()...)...)
 }
@@ -143,6 +145,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 	if cfg.AuditSignInterval, err = time.ParseDuration(get("APIQ_AUDIT_SIGN_INTERVAL", "1m")); err != nil {
 		errs = append(errs, fmt.Errorf("APIQ_AUDIT_SIGN_INTERVAL: %w", err))
+	}
+	if cfg.AuditRetention, err = time.ParseDuration(get("APIQ_AUDIT_RETENTION", "0")); err != nil {
+		errs = append(errs, fmt.Errorf("APIQ_AUDIT_RETENTION: %w", err))
 	}
 	if cfg.ExecutionLease, err = time.ParseDuration(get("APIQ_EXECUTION_LEASE", "15s")); err != nil {
 		errs = append(errs, fmt.Errorf("APIQ_EXECUTION_LEASE: %w", err))
@@ -215,6 +220,9 @@ func (c Config) Validate() error {
 	}
 	if c.AuditSignInterval < time.Second {
 		errs = append(errs, errors.New("APIQ_AUDIT_SIGN_INTERVAL must be at least 1s"))
+	}
+	if c.AuditRetention != 0 && c.AuditRetention < time.Hour {
+		errs = append(errs, errors.New("APIQ_AUDIT_RETENTION must be 0 (keep forever) or at least 1h"))
 	}
 	if c.ExecutionLease < time.Second {
 		errs = append(errs, errors.New("APIQ_EXECUTION_LEASE must be at least 1s"))
