@@ -20,11 +20,13 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -156,8 +158,13 @@ func BenchmarkAuditTrail(b *testing.B) {
 				{"tenth", projections.AuditFilter{To: benchAuditStart.Add(benchAuditDays * 24 * time.Hour / 10)}},
 				{"all", projections.AuditFilter{}},
 			} {
+				cpu := startCPU(b, pool)
+				t0 := time.Now()
 				rows, rate, peak := exportCSV(b, pool, part.filter)
+				took := time.Since(t0)
+				goCPU, pgCPU := cpu.stop(b)
 				b.Logf("export %s: %d rows, %.0f rows/s, peak heap in use %.1f MiB", part.name, rows, rate, peak)
+				reportCPU(b, "export "+part.name, rows, took, goCPU, pgCPU)
 				b.ReportMetric(rate, part.name+"-rows/s")
 				b.ReportMetric(peak, part.name+"-peak-heap-MiB")
 			}
@@ -166,12 +173,16 @@ func BenchmarkAuditTrail(b *testing.B) {
 
 	b.Run("verify", func(b *testing.B) {
 		for b.Loop() {
+			cpu := startCPU(b, pool)
 			t0 := time.Now()
 			v, err := projections.VerifyAudit(ctx, pool, projections.AuditVerifyOptions{AllTenants: true, Verifier: newAuditKey(b).Verifier()})
+			took := time.Since(t0)
 			require.NoError(b, err)
 			require.True(b, v.Valid, "%v", v.FirstBroken)
 			require.Equal(b, int64(n), v.Checked)
-			b.ReportMetric(float64(v.Checked)/time.Since(t0).Seconds(), "events/s")
+			goCPU, pgCPU := cpu.stop(b)
+			b.ReportMetric(float64(v.Checked)/took.Seconds(), "events/s")
+			reportCPU(b, "verify", v.Checked, took, goCPU, pgCPU)
 		}
 	})
 }
@@ -232,4 +243,99 @@ func explain(b *testing.B, pool *pgxpool.Pool, f projections.AuditFilter) string
 		out += fmt.Sprintln("    " + l)
 	}
 	return out
+}
+
+// cpuMeter measures the CPU time this process and the benchmark
+// database's server processes use while a phase runs, so figures taken on
+// a busy machine can be judged by what they cost rather than by how long
+// they waited for a core.
+type cpuMeter struct {
+	pool    *pgxpool.Pool
+	process time.Duration
+	backend map[int]time.Duration
+}
+
+func startCPU(b *testing.B, pool *pgxpool.Pool) *cpuMeter {
+	b.Helper()
+	m := &cpuMeter{pool: pool, process: processCPU(b), backend: map[int]time.Duration{}}
+	for _, pid := range backendPIDs(b, pool) {
+		m.backend[pid] = pidCPU(pid)
+	}
+	return m
+}
+
+// stop returns the CPU time of this process and of the database's server
+// processes (those alive at the end; one that started meanwhile counts
+// from zero) since startCPU.
+func (m *cpuMeter) stop(b *testing.B) (goCPU, pgCPU time.Duration) {
+	b.Helper()
+	goCPU = processCPU(b) - m.process
+	for _, pid := range backendPIDs(b, m.pool) {
+		pgCPU += pidCPU(pid) - m.backend[pid]
+	}
+	return goCPU, pgCPU
+}
+
+// reportCPU logs and reports a phase's CPU cost per item, and the rates its
+// CPU cost allows on one dedicated core and on two fully used ones.
+func reportCPU(b *testing.B, phase string, items int64, wall, goCPU, pgCPU time.Duration) {
+	b.Helper()
+	total := (goCPU + pgCPU).Seconds()
+	if total <= 0 {
+		return
+	}
+	perItem := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(items) }
+	b.Logf("%s: wall %s; CPU: this process %s (%.1f µs/item), PostgreSQL %s (%.1f µs/item); the CPU cost allows %.0f items/s on 1 core, %.0f on 2 fully used",
+		phase, wall.Round(time.Millisecond), goCPU.Round(time.Millisecond), perItem(goCPU), pgCPU.Round(time.Millisecond),
+		perItem(pgCPU), float64(items)/total, 2*float64(items)/total)
+	name := strings.ReplaceAll(phase, " ", "-")
+	b.ReportMetric(perItem(goCPU), name+"-go-µs/item")
+	b.ReportMetric(perItem(pgCPU), name+"-pg-µs/item")
+}
+
+// processCPU is this process's user and system CPU time.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	require.NoError(b, syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// backendPIDs lists the server processes of the benchmark's database.
+func backendPIDs(b *testing.B, pool *pgxpool.Pool) []int {
+	b.Helper()
+	rows, err := pool.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = current_database()`)
+	require.NoError(b, err)
+	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
+	require.NoError(b, err)
+	out := make([]int, len(pids))
+	for i, p := range pids {
+		out[i] = int(p)
+	}
+	return out
+}
+
+// pidCPU reads a local process's user and system CPU time from /proc (0
+// when it cannot: the server runs elsewhere, or the process ended).
+func pidCPU(pid int) time.Duration {
+	raw, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name: state is the first, utime the 12th, stime the 13th.
+	i := strings.LastIndexByte(string(raw), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(raw[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	utime, err1 := strconv.ParseInt(f[11], 10, 64)
+	stime, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond
 }
