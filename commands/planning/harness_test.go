@@ -47,7 +47,7 @@ func newFixture(tb testing.TB) *fixture {
 	blobs, err := blobstore.New(pool)
 	require.NoError(tb, err)
 	runner, err := projections.NewRunner(projections.RunnerConfig{
-		Pool: pool, Feed: store, Logger: slog.New(slog.DiscardHandler), PollInterval: 20 * time.Millisecond,
+		Pool: pool, Feed: store, Logger: slog.New(slog.DiscardHandler), PollInterval: 20 * time.Millisecond, WaitTimeout: time.Minute,
 		Projectors: []projections.Projector{projections.NewCatalogueProjector(), projections.NewConnectionsProjector()},
 	})
 	require.NoError(tb, err)
@@ -103,7 +103,7 @@ func (f *fixture) append(tb testing.TB, tenant, stream string, events ...domain.
 	}
 	res, err := f.store.Append(ctx, stream, eventstore.Any, data)
 	require.NoError(tb, err)
-	wait, cancel := context.WithTimeout(ctx, 30*time.Second)
+	wait, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	require.NoError(tb, f.runner.WaitForPosition(wait, res.Position))
 }

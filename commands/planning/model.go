@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/sashabaranov/go-openai"
@@ -66,9 +67,12 @@ func (p *Planner) withModel(ctx context.Context, req Request, s scope) (Result, 
 	record := plan.Planning{Mode: plan.ModeLLM, Model: p.cfg.Model.Model(), Candidates: len(candidates), ToolsOffered: len(offered)}
 	var last attempt
 	var res plan.Result
+	var waited time.Duration
 	for round := range 2 {
 		record.Rounds++
+		sent := time.Now()
 		reply, err := conv.Send(ctx, offered, llm.SendOptions{})
+		waited += time.Since(sent)
 		if err != nil {
 			if isCancellation(ctx, err) {
 				return Result{}, err
@@ -103,7 +107,7 @@ func (p *Planner) withModel(ctx context.Context, req Request, s scope) (Result, 
 	if err != nil {
 		return Result{}, fmt.Errorf("encode transcript: %w", err)
 	}
-	return Result{Result: res, Transcript: raw}, nil
+	return Result{Result: res, Transcript: raw, ModelDuration: waited}, nil
 }
 
 // read turns a reply into a plan and its problems: the tool calls decoded

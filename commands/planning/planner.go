@@ -71,6 +71,10 @@ type Previous struct {
 type Result struct {
 	plan.Result
 	Transcript []byte
+	// Duration is how long planning took; ModelDuration the part spent
+	// waiting for the model (its rounds, retries included), so that
+	// Duration - ModelDuration is APIQ's own overhead.
+	Duration, ModelDuration time.Duration
 }
 
 // ConfigureMessage tells a requester how to plan with a model.
@@ -115,14 +119,17 @@ func (p *Planner) Plan(ctx context.Context, req Request) (Result, error) {
 	if p.cfg.Model == nil {
 		res.Outcome.Message = ConfigureMessage
 	}
+	res.Duration = time.Since(start)
 	pl := res.Outcome.Planning
 	p.cfg.Logger.LogAttrs(ctx, slog.LevelInfo, "plan version planned",
 		slog.String("tenant_id", req.TenantID), slog.String("status", string(res.Status)), slog.String("mode", pl.Mode),
 		slog.Int("candidates", pl.Candidates), slog.Int("tools_offered", pl.ToolsOffered), slog.Int("rounds", pl.Rounds),
 		slog.Int("total_tokens", pl.Usage.TotalTokens), slog.Int("problems", len(res.Outcome.Problems)),
-		slog.Float64("duration_ms", float64(time.Since(start).Microseconds())/1000))
+		slog.Float64("duration_ms", milliseconds(res.Duration)), slog.Float64("model_ms", milliseconds(res.ModelDuration)))
 	return res, nil
 }
+
+func milliseconds(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func (p *Planner) mode() string {
 	if p.cfg.Model == nil {

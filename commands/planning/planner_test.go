@@ -418,3 +418,30 @@ func TestRevisionStartsFromTheCurrentPlan(t *testing.T) {
 		assert.Contains(t, revision.ToolNames(), toolName(t, revision, op), "the current plan's operations are offered again")
 	}
 }
+
+func TestCopiesOfAnOperationDoNotCrowdOutOthers(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	// The same API under two connections (a test and a live account):
+	// more operations than a request offers whole.
+	f.connect(t, "two", "tmdb-test", "TMDB test", tmdb(t), "api_key")
+	f.connect(t, "two", "tmdb-live", "TMDB live", tmdb(t), "api_key")
+	srv := script(t, func(r llmtest.Request) llmtest.Reply {
+		return llmtest.ToolCalls(llmtest.Usage(100, 10), call(tools.ToolNoSuitableEndpoint, map[string]any{"reason": "test"}))
+	})
+	const limit = 10
+	p := f.newPlanner(t, newModel(t, srv, 10*time.Second), func(c *planning.Config) { c.MaxCandidates = limit })
+
+	res, err := p.Plan(context.Background(), planning.Request{TenantID: "two", Prompt: "Search the movie Inception and show its credits"})
+	require.NoError(t, err)
+	assert.Equal(t, limit, res.Outcome.Planning.Candidates)
+	requests := srv.Requests()
+	require.Len(t, requests, 1)
+	operations := map[string]bool{}
+	for _, name := range requests[0].ToolNames() {
+		if _, op, ok := strings.Cut(name, "__"); ok {
+			operations[op] = true
+		}
+	}
+	assert.Len(t, operations, limit, "%d distinct operations, not each twice: %v", limit, requests[0].ToolNames())
+}

@@ -63,12 +63,16 @@ func (s scope) restricted() bool { return len(s.allowed) < len(s.cat.connections
 // operations. Destructive operations are candidates only when the request
 // asks to delete, remove, cancel... something (asksToDestroy): whatever a
 // document or a model says, a plan destroys nothing the requester did not
-// ask to destroy.
+// ask to destroy. The same operation under several connections (a test
+// and a live account of one API) is a candidate once before its copies
+// are: copies follow the distinct operations in rank order, so they do
+// not crowd the others out of the limit.
 func (p *Planner) rank(ctx context.Context, tenantID, query string, s scope, keep []plan.OperationRef, limit int, fill bool) ([]plan.OperationRef, error) {
-	var out []plan.OperationRef
+	var out, copies []plan.OperationRef
 	seen := map[plan.OperationRef]bool{}
+	distinct := map[string]bool{}
 	destroy := asksToDestroy(query)
-	add := func(ref plan.OperationRef) {
+	add := func(ref plan.OperationRef, deferCopies bool) {
 		if len(out) >= limit || seen[ref] || !s.allowed[ref.ConnectionID] {
 			return
 		}
@@ -79,11 +83,16 @@ func (p *Planner) rank(ctx context.Context, tenantID, query string, s scope, kee
 		if e.Operation.SideEffect == openapi.SideEffectDestructive && !destroy {
 			return
 		}
-		seen[ref] = true
+		key := e.Operation.Method + " " + e.Operation.Path + " " + e.Operation.OperationID
+		if deferCopies && distinct[key] {
+			copies = append(copies, ref)
+			return
+		}
+		seen[ref], distinct[key] = true, true
 		out = append(out, ref)
 	}
 	for _, ref := range keep {
-		add(ref)
+		add(ref, false)
 	}
 	pages := 1
 	if s.restricted() {
@@ -96,16 +105,19 @@ func (p *Planner) rank(ctx context.Context, tenantID, query string, s scope, kee
 			return nil, err
 		}
 		for _, h := range hits {
-			add(plan.OperationRef{ConnectionID: h.ConnectionID, OperationID: h.OperationID})
+			add(plan.OperationRef{ConnectionID: h.ConnectionID, OperationID: h.OperationID}, true)
 		}
 		if len(hits) < projections.MaxSearchLimit || len(out) >= limit {
 			break
 		}
 	}
+	for _, ref := range copies {
+		add(ref, false)
+	}
 	if fill && s.operations <= tools.MaxSelected && len(out) > 0 {
 		limit = tools.MaxSelected
 		for _, ref := range s.cat.set.Refs() {
-			add(ref)
+			add(ref, false)
 		}
 	}
 	return out, nil
