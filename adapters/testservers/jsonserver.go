@@ -154,7 +154,8 @@ func StartJSONServer(tb testing.TB, fixture string, opts ...JSONServerOption) *J
 		dir:          dir,
 		env:          cfg.environment(),
 		readyPath:    "/openapi.json",
-		startTimeout: jsonServerStartTimeout,
+		startTimeout: jsonServerStartTimeout + cfg.delay,
+		answerDelay:  cfg.delay,
 	})
 	if err != nil {
 		tb.Fatalf("testservers: %v", err)

@@ -39,6 +39,9 @@ type nodeServer struct {
 	env          []string // added to the inherited environment
 	readyPath    string   // path polled until the server answers anything
 	startTimeout time.Duration
+	// answerDelay is how long the server holds each answer (json-server's
+	// --delay): readiness probes wait that much longer.
+	answerDelay time.Duration
 }
 
 // nodeProcess is a running server started from a nodeServer.
@@ -114,7 +117,7 @@ func launch(ctx context.Context, node, script string, srv nodeServer) (*nodeProc
 		proc.waitErr = cmd.Wait()
 		close(proc.exited)
 	}()
-	if err := proc.waitReady(ctx, srv.readyPath, srv.startTimeout); err != nil {
+	if err := proc.waitReady(ctx, srv.readyPath, srv.startTimeout, srv.answerDelay); err != nil {
 		proc.stop()
 		if strings.Contains(out.String(), "EADDRINUSE") || strings.Contains(out.String(), "Cannot bind to the port") {
 			return nil, fmt.Errorf("start %s on port %d: %w", srv.name, port, errPortTaken)
@@ -125,10 +128,10 @@ func launch(ctx context.Context, node, script string, srv nodeServer) (*nodeProc
 }
 
 // waitReady polls path until the server answers with any HTTP status.
-func (p *nodeProcess) waitReady(ctx context.Context, path string, timeout time.Duration) error {
+func (p *nodeProcess) waitReady(ctx context.Context, path string, timeout, answerDelay time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	client := &http.Client{Timeout: 500 * time.Millisecond}
+	client := &http.Client{Timeout: 500*time.Millisecond + answerDelay}
 	tick := time.NewTicker(25 * time.Millisecond)
 	defer tick.Stop()
 	for {

@@ -1,0 +1,57 @@
+package commands_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/apiq/apiq/adapters/testservers"
+	"github.com/apiq/apiq/commands"
+	"github.com/apiq/apiq/domain/execution"
+	"github.com/apiq/apiq/domain/plan"
+)
+
+// TestEngineKeepsARunWhoseLeaseLapsedInTheSameProcess lets the lease of an
+// execution lapse while its non-repeatable create is in flight (a process
+// stalled past a renewal) and makes the engine claim again: the run under
+// way keeps the execution and completes it, instead of a second run
+// finding the create in flight and holding the execution for attention.
+func TestEngineKeepsARunWhoseLeaseLapsedInTheSameProcess(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t, testExecutionConfig())
+	js := testservers.StartJSONServer(t, testservers.JSONServerFixture(t),
+		testservers.JSONServerWithoutIdempotencyKeyParameter(), testservers.JSONServerDelay(time.Second))
+	acme := e.tenantWithAdmin(t, "acme")
+	ctx := within(t, time.Minute)
+	conn, err := e.register.Handle(ctx, userOf(acme.TenantID, "reg-js"), commands.RegisterConnection{Name: "todos",
+		BaseURL: js.URL, Document: commands.DocumentSource{Text: js.OpenAPIDocument()}})
+	require.NoError(t, err)
+	create := &plan.Call{ConnectionID: conn.ConnectionID, OperationID: "createTodo",
+		Body: map[string]any{"userId": 1, "title": "once", "completed": false}}
+	e.plans.plans["p1"] = plan.Plan{Steps: []plan.Step{{ID: "create", Kind: plan.KindCall, Call: create}}}
+	before := len(js.Records(t, "todos"))
+	e.runEngine(t)
+
+	res, err := e.start.Handle(ctx, userOf(acme.TenantID, "start-1"), commands.StartExecution{PlanID: "p1"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		for _, rec := range e.stream(t, execution.Stream(res.ExecutionID)) {
+			if rec.Type == execution.TypeStepStarted {
+				return true
+			}
+		}
+		return false
+	}, 10*time.Second, 10*time.Millisecond, "the create is in flight")
+	tag, err := e.pool.Exec(ctx, `UPDATE execution_work SET lease_until = now() - interval '1 second' WHERE execution_id = $1`, res.ExecutionID)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, tag.RowsAffected())
+	e.engine.Signal()
+
+	s, types := e.waitFor(t, res.ExecutionID)
+	require.Equal(t, execution.StatusCompleted, s.Status, "%v %+v", types, s.Failure)
+	assert.Equal(t, 1, s.Steps["create"].Attempts)
+	assert.Empty(t, s.Steps["create"].Request.IdempotencyKey, "the document declares no key")
+	assert.Len(t, js.Records(t, "todos"), before+1, "created once")
+}
