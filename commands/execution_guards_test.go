@@ -285,3 +285,56 @@ func TestEngineCapsLargeResponsesAndKeepsThemWhole(t *testing.T) {
 	assert.Equal(t, hex.EncodeToString(sum[:]), resp.BodySHA256, "the digest in the event is the whole body's")
 	assert.Equal(t, long, s.Steps["echo"].Output, "later steps see the whole output")
 }
+
+func TestEngineTimeoutsNameTheStep(t *testing.T) {
+	t.Parallel()
+	cfg := testExecutionConfig()
+	cfg.StepTimeout, cfg.Timeout = time.Second, 2*time.Second
+	e := newExecEnv(t, cfg)
+	bin := testservers.StartHTTPBin(t, testservers.HTTPBinRetryAfterSeconds(5))
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	ctx := within(t, time.Minute)
+	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
+		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
+	require.NoError(t, err)
+	twoSteps := func(second plan.Step) plan.Plan {
+		return plan.Plan{Steps: []plan.Step{
+			{ID: "first", Kind: plan.KindTransform, Transform: &plan.Transform{Expr: "1 + 1"}}, second}}
+	}
+
+	// Started while no engine runs, for longer than the timeout (a stop).
+	e.plans.plans["late"] = twoSteps(callStep("second", conn.ConnectionID, "getRequest", nil, nil))
+	late, err := e.start.Handle(ctx, userOf(acme, "start-late"), commands.StartExecution{PlanID: "late"})
+	require.NoError(t, err)
+	time.Sleep(cfg.Timeout + 100*time.Millisecond)
+	e.runEngine(t)
+	e.plans.plans["retry"] = twoSteps(callStep("second", conn.ConnectionID, "getStatus", map[string]any{"codes": "429"}, nil))
+	retry, err := e.start.Handle(ctx, userOf(acme, "start-retry"), commands.StartExecution{PlanID: "retry"})
+	require.NoError(t, err)
+
+	tests := []struct {
+		name        string
+		executionID string
+		wantKey     string
+		wantReason  string
+		wantDone    []string
+	}{
+		{name: "resumed after its timeout: fails at the step it had not started", executionID: late.ExecutionID,
+			wantKey: "first", wantReason: "the execution ran longer than its timeout of 2s; step first had not started", wantDone: []string{}},
+		{name: "a Retry-After beyond the timeout fails at once", executionID: retry.ExecutionID, wantKey: "second",
+			wantReason: "the API answered 429; the retry (in 5s) would come after the execution's timeout of 2s",
+			wantDone:   []string{"first"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s, _ := e.waitFor(t, tt.executionID)
+			require.Equal(t, execution.StatusFailed, s.Status)
+			require.NotNil(t, s.Failure)
+			assert.Equal(t, tt.wantKey, s.Failure.Key)
+			assert.Equal(t, tt.wantReason, s.Failure.Reason)
+			assert.Equal(t, tt.wantDone, s.Failure.Done)
+		})
+	}
+	assert.Zero(t, bin.RequestCount("GET", "/get"), "nothing is called after the timeout")
+	assert.Equal(t, 1, bin.RequestCount("GET", "/status/429"), "no retry past the timeout")
+}

@@ -33,10 +33,7 @@ import (
 func (e *Engine) advance(ctx context.Context, r *run) ([]domain.Event, time.Time, error) {
 	s := r.state
 	now := e.d.Now()
-	if s.Timeout > 0 && now.Sub(r.started) > s.Timeout {
-		return []domain.Event{execution.Failed{Key: s.InFlight, Done: s.Done(),
-			Reason: fmt.Sprintf("the execution ran longer than its timeout of %s", s.Timeout)}}, time.Time{}, nil
-	}
+	// An unknown outcome comes first: held for attention, whatever the time.
 	if s.InFlight != "" && !s.Steps[s.InFlight].Repeatable {
 		return []domain.Event{execution.NeedsAttention{Key: s.InFlight, Done: s.Done(),
 			Reason: "the call was in flight when the engine stopped; its outcome is unknown and it may not be sent again: check the API"}}, time.Time{}, nil
@@ -45,6 +42,9 @@ func (e *Engine) advance(ctx context.Context, r *run) ([]domain.Event, time.Time
 		return nil, time.Time{}, err
 	}
 	u, done, err := execution.Next(s)
+	if s.Timeout > 0 && now.Sub(r.started) > s.Timeout {
+		return []domain.Event{timedOut(s, u, done || err != nil)}, time.Time{}, nil
+	}
 	if err != nil {
 		return failStep(s, u.Key, u.Step, 1, err.Error()), time.Time{}, nil
 	}
@@ -80,6 +80,23 @@ func (e *Engine) advance(ctx context.Context, r *run) ([]domain.Event, time.Time
 		return events, due, err
 	}
 	return failStep(s, u.Key, u.Step, attempt, "unknown step kind "+string(u.Step.Kind)), time.Time{}, nil
+}
+
+// timedOut ends an execution past its timeout (found between steps: after
+// a step that ended late, or when the engine resumes after a long stop),
+// naming the step it stopped at.
+func timedOut(s execution.State, next execution.Unit, noNext bool) execution.Failed {
+	key := s.InFlight
+	if key == "" && !noNext {
+		key = next.Key
+	}
+	reason := fmt.Sprintf("the execution ran longer than its timeout of %s", s.Timeout)
+	if _, began := s.Steps[key]; began && key != "" {
+		reason += "; step " + key + " had not finished"
+	} else if key != "" {
+		reason += "; step " + key + " had not started"
+	}
+	return execution.Failed{Key: key, Reason: reason, Done: s.Done()}
 }
 
 func evaluate(source string, asBool bool, env plan.Env) (any, error) {
@@ -250,6 +267,12 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 	reason, retryable, sent := describeFailure(status, callErr, scrub)
 	if resp != nil && callErr == nil {
 		reason += bodyExcerpt(resp)
+	}
+	if callErr == nil && status == http.StatusConflict && req.IdempotencyKey != "" {
+		// A Stripe-style API answers 409 while a request with the same key
+		// is still being handled (one sent before a timeout or a crash);
+		// the same key later replays its result.
+		retryable = true
 	}
 	if cutByExecution && callErr != nil && (errors.Is(callErr, outbound.ErrTimeout) || errors.Is(callErr, context.DeadlineExceeded)) {
 		reason, retryable = fmt.Sprintf("the execution's timeout of %s passed while the API had not answered", s.Timeout), false
