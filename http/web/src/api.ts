@@ -85,9 +85,10 @@ export function query(params: Record<string, string | number | boolean | undefin
 }
 
 /** Signs in with a password: the server sets the cookies and redirects. */
-export async function passwordLogin(email: string, password: string, tenantID: string): Promise<void> {
+export async function passwordLogin(email: string, password: string, tenantID: string, otp: string): Promise<void> {
   const body: Record<string, string> = { email, password };
   if (tenantID) body.tenant_id = tenantID;
+  if (otp) body.otp = otp;
   const res = await fetch("/v1/auth/session", {
     method: "POST",
     headers: headers("POST", { "Content-Type": "application/json" }),
@@ -98,6 +99,16 @@ export async function passwordLogin(email: string, password: string, tenantID: s
   // 303 to "/" on success: an opaque redirect for fetch.
   if (res.type === "opaqueredirect" || res.ok) return;
   throw await errorOf(res);
+}
+
+/** Calls the API with a bearer token held in memory only (the short
+ * enrolment token of a tenant that requires TOTP). */
+export async function callWithToken<T>(token: string, method: string, path: string, body?: unknown): Promise<T> {
+  const h = headers(method, { Authorization: "Bearer " + token });
+  if (body !== undefined) h.set("Content-Type", "application/json");
+  const res = await fetch(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body), credentials: "omit" });
+  if (!res.ok) throw await errorOf(res);
+  return (await res.json()) as T;
 }
 
 export async function logout(): Promise<void> {
