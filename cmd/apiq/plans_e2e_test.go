@@ -80,7 +80,7 @@ func TestPlansThroughTheAPI(t *testing.T) {
 
 	// A new plan: proposed, with its steps, summary and tokens.
 	prompt := "Create the user Ann Lee (username ann, email ann@example.com) and list her todos"
-	status, created := s.json("POST", "/v1/plans", user, fmt.Sprintf(`{"prompt":%q,"connection_ids":[%q]}`, prompt, connID))
+	status, created := s.json("POST", "/v1/plans?min_position="+conn["position"].(string), user, fmt.Sprintf(`{"prompt":%q,"connection_ids":[%q]}`, prompt, connID))
 	require.Equal(t, http.StatusCreated, status, created)
 	require.Equal(t, "proposed", created["status"], created)
 	planID := created["id"].(string)
@@ -213,4 +213,39 @@ func version(t *testing.T, pl map[string]any, i int) map[string]any {
 	require.True(t, ok, "versions: %v", pl)
 	require.Greater(t, len(versions), i)
 	return versions[i].(map[string]any)
+}
+
+// TestPlansWithoutAModel plans with no APIQ_LLM_* set: the answer is a
+// low-confidence draft from the catalogue search that says how to
+// configure a model, and a confirmed draft runs like any plan.
+func TestPlansWithoutAModel(t *testing.T) {
+	s := startService(t, nil)
+	js := testservers.StartJSONServer(t, testservers.JSONServerFixture(t))
+	status, conn := s.register(s.admin, map[string]any{"name": "todos", "base_url": js.URL, "document": string(js.OpenAPIDocument())})
+	require.Equal(t, http.StatusCreated, status, conn)
+
+	// min_position: the catalogue is read once its view includes the registration.
+	status, draft := s.json("POST", "/v1/plans?min_position="+conn["position"].(string), s.admin, `{"prompt":"get the user by id=1"}`)
+	require.Equal(t, http.StatusCreated, status, draft)
+	require.Equal(t, "proposed", draft["status"], draft)
+	assert.Equal(t, "low", draft["confidence"])
+	for _, env := range []string{"APIQ_LLM_BASE_URL", "APIQ_LLM_API_KEY", "APIQ_LLM_MODEL"} {
+		assert.Contains(t, draft["message"], env, "the answer says how to configure a model")
+	}
+	v := version(t, draft, 0)
+	assert.Equal(t, "catalogue_search", v["planning"].(map[string]any)["mode"])
+	steps := v["plan"].(map[string]any)["steps"].([]any)
+	require.Len(t, steps, 1)
+	call := steps[0].(map[string]any)["call"].(map[string]any)
+	assert.Equal(t, "getUser", call["operation_id"])
+	assert.Equal(t, map[string]any{"id": float64(1)}, call["path"])
+
+	status, confirmed := s.json("POST", "/v1/plans/"+draft["id"].(string)+"/confirm", s.admin, "")
+	require.Equal(t, http.StatusOK, status, confirmed)
+	id, _ := s.startExecution(s.admin, draft["id"].(string), "")
+	got := s.awaitExecution(s.admin, id)
+	require.Equal(t, "completed", got["status"], got)
+	step := got["steps"].([]any)[0].(map[string]any)
+	assert.Equal(t, float64(200), step["http_status"])
+	assert.Contains(t, step["request"].(map[string]any)["url"], "/users/1")
 }

@@ -258,21 +258,38 @@ func TestOversizedCatalogueOffersAtMost128Tools(t *testing.T) {
 	assert.Equal(t, tools.MaxSelected, res.Outcome.Planning.Candidates)
 }
 
-func TestRateLimitedThenAnswered(t *testing.T) {
+func TestRetriedThenAnswered(t *testing.T) {
 	t.Parallel()
 	f := newFixture(t)
 	f.moviesTenant(t, "t1")
-	srv := script(t, func(llmtest.Request) llmtest.Reply { return llmtest.RateLimited("0") }, castPlan(t))
-	p := f.newPlanner(t, newModel(t, srv, 10*time.Second), nil)
+	unavailable := llmtest.Reply{Status: 503, Error: &llmtest.ErrorBody{Message: "overloaded", Type: "server_error"}}
+	for name, refusals := range map[string][]llmtest.Reply{
+		"429":      {llmtest.RateLimited("0")},
+		"500":      {llmtest.ServerError()},
+		"503, 429": {unavailable, llmtest.RateLimited("")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			var replies []func(llmtest.Request) llmtest.Reply
+			for _, r := range refusals {
+				replies = append(replies, func(llmtest.Request) llmtest.Reply { return r })
+			}
+			srv := script(t, append(replies, castPlan(t))...)
+			p := f.newPlanner(t, newModel(t, srv, 10*time.Second), nil)
 
-	res, err := p.Plan(context.Background(), planning.Request{TenantID: "t1", Prompt: castPrompt})
-	require.NoError(t, err)
-	require.Equal(t, plan.StatusProposed, res.Status, res.Outcome.Problems.String())
-	assert.Len(t, srv.Requests(), 2, "the 429 was retried")
-	assert.Equal(t, 1, res.Outcome.Planning.Rounds)
-	var transcript llm.Transcript
-	require.NoError(t, json.Unmarshal(res.Transcript, &transcript))
-	assert.Equal(t, 2, transcript.Rounds[0].Attempts)
+			res, err := p.Plan(context.Background(), planning.Request{TenantID: "t1", Prompt: castPrompt})
+			require.NoError(t, err)
+			require.Equal(t, plan.StatusProposed, res.Status, res.Outcome.Problems.String())
+			assert.Len(t, srv.Requests(), len(refusals)+1, "the refusals were retried")
+			assert.Equal(t, 1, res.Outcome.Planning.Rounds, "retries are not rounds")
+			assert.Equal(t, 1350, res.Outcome.Planning.Usage.TotalTokens)
+			assert.Positive(t, res.ModelDuration)
+			assert.GreaterOrEqual(t, res.Duration, res.ModelDuration)
+			var transcript llm.Transcript
+			require.NoError(t, json.Unmarshal(res.Transcript, &transcript))
+			assert.Equal(t, len(refusals)+1, transcript.Rounds[0].Attempts)
+		})
+	}
 }
 
 func TestModelErrorsFailThePlan(t *testing.T) {
@@ -287,11 +304,13 @@ func TestModelErrorsFailThePlan(t *testing.T) {
 	}{
 		"timeout":      {llmtest.Reply{Delay: 10 * time.Second}, 300 * time.Millisecond, planning.CodeModelTimeout, "did not answer within the planning time limit (300ms)"},
 		"rate limited": {llmtest.RateLimited("120"), 5 * time.Second, planning.CodeModelRateLimited, "kept refusing with 429"},
+		"unavailable":  {llmtest.ServerError(), 5 * time.Second, planning.CodeModelUnavailable, "the model's API was unavailable"},
 		"refused":      {llmtest.Reply{Status: 400, Error: &llmtest.ErrorBody{Message: "context too long", Type: "invalid_request_error"}}, 5 * time.Second, planning.CodeModelRejected, "context too long"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			srv := script(t, func(llmtest.Request) llmtest.Reply { return tc.reply })
+			// Every attempt gets the same answer.
+			srv := llmtest.New(t, llmtest.WithAPIKey("sk-test-key"), llmtest.WithHandler(func(llmtest.Request) llmtest.Reply { return tc.reply }))
 			p := f.newPlanner(t, newModel(t, srv, tc.timeout), func(c *planning.Config) { c.Timeout = tc.timeout })
 			start := time.Now()
 			res, err := p.Plan(context.Background(), planning.Request{TenantID: "t1", Prompt: castPrompt})
