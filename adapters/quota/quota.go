@@ -153,6 +153,33 @@ func (s *Store) Consume(ctx context.Context, tenantID string, kind Kind, n int64
 	return u, nil
 }
 
+// Charge adds n to the tenant's counter of kind even past the limit: it
+// records what was spent already (the LLM tokens a model call used), so
+// that the next Consume is refused until the window ends.
+func (s *Store) Charge(ctx context.Context, tenantID string, kind Kind, n int64) (Usage, error) {
+	limit, window, err := s.limits.limit(kind)
+	if err != nil {
+		return Usage{}, err
+	}
+	if n < 0 {
+		return Usage{}, fmt.Errorf("quota: charge %d %s: negative amount", n, kind)
+	}
+	start := s.now().UTC().Truncate(window)
+	u := Usage{Limit: limit, Reset: start.Add(window)}
+	if limit == 0 {
+		return u, nil
+	}
+	err = s.pool.QueryRow(ctx, `
+		INSERT INTO quota_usage (tenant_id, kind, window_start, used) VALUES ($1, $2, $3, $4)
+		ON CONFLICT (tenant_id, kind, window_start) DO UPDATE SET used = quota_usage.used + EXCLUDED.used
+		RETURNING used`, tenantID, string(kind), start, n).Scan(&u.Used)
+	if err != nil {
+		return Usage{}, fmt.Errorf("charge %s quota of tenant %s: %w", kind, tenantID, err)
+	}
+	u.Remaining = max(0, limit-u.Used)
+	return u, nil
+}
+
 // used reads a counter, 0 when it cannot.
 func (s *Store) used(ctx context.Context, tenantID string, kind Kind, start time.Time) int64 {
 	var used int64

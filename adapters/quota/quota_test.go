@@ -119,6 +119,40 @@ func TestConcurrentConsumersNeverPassTheLimit(t *testing.T) {
 	assert.Equal(t, int64(80-limit), refused.Load())
 }
 
+func TestChargeRecordsWhatWasSpent(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	clk := &clock{t: time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)}
+	s, err := NewStore(pgtest.NewPool(t), Limits{LLMTokensPerDay: 1000}, clk.now)
+	require.NoError(t, err)
+	tests := []struct {
+		name     string
+		charge   int64
+		wantUsed int64
+		wantLeft int64
+	}{
+		{"within the limit", 600, 600, 400},
+		{"nothing spent", 0, 600, 400},
+		{"past the limit: counted all the same", 700, 1300, 0},
+	}
+	for _, tc := range tests {
+		u, err := s.Charge(ctx, "t1", LLMTokens, tc.charge)
+		require.NoError(t, err, tc.name)
+		assert.Equal(t, tc.wantUsed, u.Used, tc.name)
+		assert.Equal(t, tc.wantLeft, u.Remaining, tc.name)
+	}
+	_, err = s.Consume(ctx, "t1", LLMTokens, 1)
+	assert.ErrorIs(t, err, ErrExceeded, "the next request is refused until the window ends")
+	clk.set(clk.now().Add(24 * time.Hour))
+	_, err = s.Consume(ctx, "t1", LLMTokens, 1)
+	assert.NoError(t, err, "a new day")
+	_, err = s.Charge(ctx, "t1", LLMTokens, -1)
+	assert.Error(t, err)
+	u, err := s.Charge(ctx, "t1", APICalls, 5)
+	require.NoError(t, err)
+	assert.Zero(t, u.Used, "an unlimited quota counts nothing")
+}
+
 func TestNewStoreValidates(t *testing.T) {
 	t.Parallel()
 	_, err := NewStore(nil, Limits{ExecutionsPerHour: -1}, nil)

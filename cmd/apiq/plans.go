@@ -10,6 +10,7 @@ import (
 
 	"github.com/apiq/apiq/adapters/eventstore"
 	"github.com/apiq/apiq/adapters/llm"
+	"github.com/apiq/apiq/adapters/quota"
 	"github.com/apiq/apiq/commands"
 	"github.com/apiq/apiq/commands/planning"
 	"github.com/apiq/apiq/domain/plan"
@@ -75,6 +76,9 @@ type plansAPI struct {
 	runner *projections.Runner
 	// viewTimeout bounds the wait for the view after a command.
 	viewTimeout time.Duration
+	// quotas, when set, are charged the LLM tokens each planning used.
+	quotas *quota.Store
+	logger *slog.Logger
 }
 
 var _ api.Plans = (*plansAPI)(nil)
@@ -86,7 +90,23 @@ func (a *plansAPI) CreatePlan(ctx context.Context, md eventstore.Metadata, in ap
 	if err != nil {
 		return api.Plan{}, err
 	}
-	return a.view(ctx, md.TenantID, res.PlanID, res.Position)
+	p, err := a.view(ctx, md.TenantID, res.PlanID, res.Position)
+	return a.charged(ctx, md.TenantID, p, err)
+}
+
+// charged charges the tenant's LLM token quota what the plan's latest
+// version used (the view lists versions latest first). The tokens are
+// spent and the plan made: a failure to count them is logged, not answered.
+func (a *plansAPI) charged(ctx context.Context, tenantID string, p api.Plan, err error) (api.Plan, error) {
+	if err != nil || a.quotas == nil || len(p.Versions) == 0 {
+		return p, err
+	}
+	if used := int64(p.Versions[0].Planning.Usage.TotalTokens); used > 0 {
+		if _, cerr := a.quotas.Charge(context.WithoutCancel(ctx), tenantID, quota.LLMTokens, used); cerr != nil && a.logger != nil {
+			a.logger.ErrorContext(ctx, "charge llm tokens", slog.String("tenant_id", tenantID), slog.String("error", cerr.Error()))
+		}
+	}
+	return p, nil
 }
 
 // RevisePlan implements api.Plans.
@@ -95,7 +115,8 @@ func (a *plansAPI) RevisePlan(ctx context.Context, md eventstore.Metadata, id, p
 	if err != nil {
 		return api.Plan{}, err
 	}
-	return a.view(ctx, md.TenantID, id, res.Position)
+	p, err := a.view(ctx, md.TenantID, id, res.Position)
+	return a.charged(ctx, md.TenantID, p, err)
 }
 
 // ConfirmPlan implements api.Plans.

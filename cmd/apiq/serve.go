@@ -195,9 +195,10 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		TOTP:                 totp,
 		ExecutionCommands:    executionsAPI{db: c.pool, store: c.store, parts: c.executions},
 		ExecutionQueries:     executionsAPI{db: c.pool, store: c.store, parts: c.executions},
-		Plans:                &plansAPI{db: c.pool, parts: c.plans, runner: c.runner, viewTimeout: cfg.ReadYourWritesTimeout},
-		Quotas:               quotas,
-		Web:                  ui,
+		Plans: &plansAPI{db: c.pool, parts: c.plans, runner: c.runner, viewTimeout: cfg.ReadYourWritesTimeout,
+			quotas: quotas, logger: c.logger},
+		Quotas: quotas,
+		Web:    ui,
 		ErrorRules: []apierror.Rule{{
 			Target: projections.ErrProjectionTimeout, Status: http.StatusGatewayTimeout,
 			Code: apierror.CodeProjectionTimeout, Message: apierror.ErrProjectionWait.Message,

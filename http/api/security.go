@@ -79,7 +79,20 @@ func (p *protections) route(method, path string, access auth.Access) []gin.Handl
 	if p.quotas != nil && p.quotas.Limited(quota.APICalls) {
 		chain = append(chain, security.QuotaMiddleware(p.quotas, quota.APICalls, callerTenant))
 	}
+	if kind, ok := quotaRoutes[method+" "+path]; ok && p.quotas != nil && p.quotas.Limited(kind) {
+		chain = append(chain, security.QuotaMiddleware(p.quotas, kind, callerTenant))
+	}
 	return chain
+}
+
+// quotaRoutes spend a quota of their own: an execution each, and for the
+// routes that ask the model a token up front, which refuses them once the
+// day's tokens are spent (the Plans side charges the tokens the model
+// used afterwards).
+var quotaRoutes = map[string]quota.Kind{
+	http.MethodPost + " /v1/executions":       quota.Executions,
+	http.MethodPost + " /v1/plans":            quota.LLMTokens,
+	http.MethodPost + " /v1/plans/:id/revise": quota.LLMTokens,
 }
 
 // callerTenant keys the limits by the authenticated caller's tenant.
