@@ -63,16 +63,48 @@ func (h startExecutionHandler) Handle(ctx context.Context, meta Meta, cmd StartE
 	cfg := h.d.Config
 	started := execution.Started{ExecutionID: id, PlanID: cmd.PlanID, PlanVersion: version, Plan: p, Inputs: inputs,
 		StepTimeoutMS: cfg.StepTimeout.Milliseconds(), TimeoutMS: cfg.Timeout.Milliseconds(), MaxAttempts: cfg.MaxAttempts}
-	out, err := change(ctx, h.d.Deps, meta, execution.Stream(id), executionAggregate(), func(s execution.State) ([]domain.Event, error) {
-		return execution.Decide(s, execution.Start{Started: started})
-	})
+	status, pos, err := h.appendStart(ctx, meta, execution.Stream(id), started)
 	if err != nil {
 		return ExecutionResult{}, err
 	}
 	if h.d.Signal != nil {
 		h.d.Signal()
 	}
-	return ExecutionResult{ExecutionID: id, Status: out.State.Status, Position: out.Position}, nil
+	return ExecutionResult{ExecutionID: id, Status: status, Position: pos}, nil
+}
+
+// appendStart appends execution.started to the new stream in one round
+// trip, without reading it first. A retried request appends the same
+// event ids, which the store acknowledges without writing (the status
+// then says pending although the engine may have moved on); a stream
+// holding other events goes the usual way, read then decided.
+func (h startExecutionHandler) appendStart(ctx context.Context, meta Meta, stream string, started execution.Started) (execution.Status, eventstore.Position, error) {
+	var s execution.State
+	events, err := execution.Decide(s, execution.Start{Started: started})
+	if err != nil {
+		return "", eventstore.Position{}, err
+	}
+	data, err := encode(meta, stream, events, h.d.Now())
+	if err != nil {
+		return "", eventstore.Position{}, err
+	}
+	res, err := h.d.Store.Append(ctx, stream, eventstore.NoStream, data)
+	if err == nil {
+		for _, ev := range events {
+			s = execution.Evolve(s, ev)
+		}
+		return s.Status, res.Position, nil
+	}
+	if !errors.Is(err, eventstore.ErrWrongExpectedVersion) {
+		return "", eventstore.Position{}, fmt.Errorf("append to %s: %w", stream, err)
+	}
+	out, err := change(ctx, h.d.Deps, meta, stream, executionAggregate(), func(s execution.State) ([]domain.Event, error) {
+		return execution.Decide(s, execution.Start{Started: started})
+	})
+	if err != nil {
+		return "", eventstore.Position{}, err
+	}
+	return out.State.Status, out.Position, nil
 }
 
 // checkInputs fills defaults and refuses missing required inputs and
