@@ -1,6 +1,7 @@
 package commands_test
 
 import (
+	"net/http"
 	"testing"
 	"time"
 
@@ -54,4 +55,40 @@ func TestEngineKeepsARunWhoseLeaseLapsedInTheSameProcess(t *testing.T) {
 	assert.Equal(t, 1, s.Steps["create"].Attempts)
 	assert.Empty(t, s.Steps["create"].Request.IdempotencyKey, "the document declares no key")
 	assert.Len(t, js.Records(t, "todos"), before+1, "created once")
+}
+
+// TestEngineRetriesAKeyStillInProgress sends a create with an
+// Idempotency-Key to a json-server that honours it and takes longer than
+// the step timeout: the retry with the same key meets 409 while the first
+// request is still being handled, tries again later and gets the first
+// result replayed. The execution completes with one create.
+func TestEngineRetriesAKeyStillInProgress(t *testing.T) {
+	t.Parallel()
+	cfg := testExecutionConfig()
+	cfg.StepTimeout, cfg.RetryBase, cfg.MaxAttempts = 300*time.Millisecond, 200*time.Millisecond, 8
+	e := newExecEnv(t, cfg)
+	js := testservers.StartJSONServer(t, testservers.JSONServerFixture(t),
+		testservers.JSONServerIdempotency(), testservers.JSONServerDelay(time.Second))
+	acme := e.tenantWithAdmin(t, "acme")
+	ctx := within(t, time.Minute)
+	conn, err := e.register.Handle(ctx, userOf(acme.TenantID, "reg-js"), commands.RegisterConnection{Name: "todos",
+		BaseURL: js.URL, Document: commands.DocumentSource{Text: js.OpenAPIDocument()}})
+	require.NoError(t, err)
+	create := &plan.Call{ConnectionID: conn.ConnectionID, OperationID: "createTodo",
+		Body: map[string]any{"userId": 1, "title": "slow", "completed": false}}
+	e.plans.plans["p1"] = plan.Plan{Steps: []plan.Step{{ID: "create", Kind: plan.KindCall, Call: create}}}
+	before := len(js.Records(t, "todos"))
+	e.runEngine(t)
+
+	res, err := e.start.Handle(ctx, userOf(acme.TenantID, "start-1"), commands.StartExecution{PlanID: "p1"})
+	require.NoError(t, err)
+	s, types := e.waitFor(t, res.ExecutionID)
+	require.Equal(t, execution.StatusCompleted, s.Status, "%v %+v", types, s.Failure)
+	st := s.Steps["create"]
+	assert.NotEmpty(t, st.Request.IdempotencyKey)
+	assert.Equal(t, 201, st.HTTPStatus)
+	assert.GreaterOrEqual(t, st.Attempts, 3, "a timeout, at least one 409, then the replay")
+	assert.Equal(t, "true", http.Header(st.Response.Header).Get("Idempotent-Replayed"), "the first request's result")
+	assert.Len(t, js.Records(t, "todos"), before+1, "created once")
+	assert.Contains(t, js.Output(), "POST /todos 409")
 }
