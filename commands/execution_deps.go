@@ -44,6 +44,10 @@ type ExecutionConfig struct {
 	MaxStoredBody int
 	// MaxResponseBytes is the most read of one response.
 	MaxResponseBytes int64
+	// ConnectionTTL is how long a connection read for one execution serves
+	// the others (0: each claim reads it): a connection disabled, removed
+	// or given new credentials is seen by executions within it.
+	ConnectionTTL time.Duration
 }
 
 // DefaultExecutionConfig returns the production defaults.
@@ -51,7 +55,7 @@ func DefaultExecutionConfig() ExecutionConfig {
 	return ExecutionConfig{Concurrency: 64, Lease: 15 * time.Second, Poll: time.Second,
 		StepTimeout: 30 * time.Second, Timeout: time.Hour, MaxAttempts: 4,
 		RetryBase: 200 * time.Millisecond, RetryMax: 30 * time.Second,
-		MaxStoredBody: 64 << 10, MaxResponseBytes: 8 << 20}
+		MaxStoredBody: 64 << 10, MaxResponseBytes: 8 << 20, ConnectionTTL: time.Second}
 }
 
 // Validate reports every problem of the configuration.
@@ -71,6 +75,7 @@ func (c ExecutionConfig) Validate() error {
 	check(c.RetryBase <= 0 || c.RetryMax < c.RetryBase, "RetryBase must be positive and RetryMax at least RetryBase")
 	check(c.MaxStoredBody <= 0, "MaxStoredBody must be positive")
 	check(c.MaxResponseBytes < int64(c.MaxStoredBody), "MaxResponseBytes must be at least MaxStoredBody")
+	check(c.ConnectionTTL < 0, "ConnectionTTL must not be negative")
 	return errors.Join(errs...)
 }
 

@@ -42,6 +42,7 @@ type Engine struct {
 	owner  string
 	wake   chan struct{}
 	ops    *operationCache
+	conns  *connCache
 	mu     sync.Mutex
 	active map[string]context.CancelFunc
 }
@@ -56,6 +57,7 @@ func NewEngine(d ExecutionDeps) (*Engine, error) {
 		d.Config.Owner = uuid.NewString()
 	}
 	return &Engine{d: d, owner: d.Config.Owner, wake: make(chan struct{}, 1), ops: newOperationCache(),
+		conns:  &connCache{byID: map[string]cachedConn{}},
 		active: map[string]context.CancelFunc{}}, nil
 }
 
@@ -237,8 +239,8 @@ type run struct {
 	started time.Time
 	meta    Meta
 	stream  string
-	// conns caches the connections read during this claim (a connection
-	// changed meanwhile is seen at the next claim).
+	// conns holds the connections this claim uses (a connection changed
+	// meanwhile is seen at a later claim, once ConnectionTTL has passed).
 	conns map[string]loaded[connection.State]
 	// held are events of repeatable steps already folded into state but
 	// not appended yet (version is the stream's durable version); heldSince

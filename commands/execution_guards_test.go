@@ -338,3 +338,34 @@ func TestEngineTimeoutsNameTheStep(t *testing.T) {
 	assert.Zero(t, bin.RequestCount("GET", "/get"), "nothing is called after the timeout")
 	assert.Equal(t, 1, bin.RequestCount("GET", "/status/429"), "no retry past the timeout")
 }
+
+func TestEngineSeesADisabledConnectionWithinItsTTL(t *testing.T) {
+	t.Parallel()
+	cfg := testExecutionConfig()
+	cfg.ConnectionTTL = 300 * time.Millisecond
+	e := newExecEnv(t, cfg)
+	bin := testservers.StartHTTPBin(t)
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	ctx := within(t, time.Minute)
+	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
+		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
+	require.NoError(t, err)
+	e.runEngine(t)
+	get := func(path string) plan.Plan {
+		return plan.Plan{Steps: []plan.Step{callStep("get", conn.ConnectionID, "getAnything", map[string]any{"anything": path}, nil)}}
+	}
+
+	s := e.startPlan(t, ctx, acme, "before", get("before"))
+	require.Equal(t, execution.StatusCompleted, s.Status, "%+v", s.Failure)
+	_, err = e.disable.Handle(ctx, userOf(acme, "disable"), commands.DisableConnection{ConnectionID: conn.ConnectionID, Reason: "maintenance"})
+	require.NoError(t, err)
+	time.Sleep(cfg.ConnectionTTL)
+
+	s = e.startPlan(t, ctx, acme, "after", get("after"))
+	require.Equal(t, execution.StatusFailed, s.Status)
+	require.NotNil(t, s.Failure)
+	assert.Equal(t, "get", s.Failure.Key)
+	assert.Equal(t, "the connection "+conn.ConnectionID+" is disabled", s.Failure.Reason)
+	assert.Equal(t, 1, bin.RequestCount("GET", "/anything/before"))
+	assert.Zero(t, bin.RequestCount("GET", "/anything/after"), "a disabled connection is not called")
+}

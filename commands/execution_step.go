@@ -171,6 +171,54 @@ func (e *Engine) operation(ctx context.Context, hash, operationID string) (opena
 	return op, found, nil
 }
 
+// connCache keeps the connections executions read, for
+// ExecutionConfig.ConnectionTTL: the executions of one plan claimed
+// together read their connection once.
+type connCache struct {
+	mu   sync.Mutex
+	byID map[string]cachedConn
+}
+
+type cachedConn struct {
+	conn loaded[connection.State]
+	at   time.Time
+}
+
+// connCacheSweep is the size past which expired entries are dropped.
+const connCacheSweep = 4096
+
+// connection reads a tenant's connection, or takes it from the cache when
+// it was read less than ConnectionTTL ago.
+func (e *Engine) connection(ctx context.Context, tenantID, connectionID string) (loaded[connection.State], error) {
+	ttl := e.d.Config.ConnectionTTL
+	key := tenantID + "\x00" + connectionID
+	now := time.Now()
+	if ttl > 0 {
+		e.conns.mu.Lock()
+		c, ok := e.conns.byID[key]
+		e.conns.mu.Unlock()
+		if ok && now.Sub(c.at) < ttl {
+			return c.conn, nil
+		}
+	}
+	conn, err := loadConnection(ctx, e.d.Store, tenantID, connectionID, false)
+	if err != nil || ttl <= 0 {
+		return conn, err
+	}
+	conn.recorded = nil // only the state is used
+	e.conns.mu.Lock()
+	defer e.conns.mu.Unlock()
+	if len(e.conns.byID) >= connCacheSweep {
+		for k, c := range e.conns.byID {
+			if now.Sub(c.at) >= ttl {
+				delete(e.conns.byID, k)
+			}
+		}
+	}
+	e.conns.byID[key] = cachedConn{conn: conn, at: now}
+	return conn, nil
+}
+
 // call runs one call step: the request resolved from the plan, the
 // connection's credentials injected by the credentials manager at call
 // time (never stored), the answer scrubbed before it is stored.
@@ -182,7 +230,7 @@ func (e *Engine) call(ctx context.Context, r *run, u execution.Unit, started exe
 	conn, cached := r.conns[c.ConnectionID]
 	var err error
 	if !cached {
-		conn, err = loadConnection(ctx, e.d.Store, r.meta.TenantID, c.ConnectionID, false)
+		conn, err = e.connection(ctx, r.meta.TenantID, c.ConnectionID)
 		if err == nil {
 			r.conns[c.ConnectionID] = conn
 		}
