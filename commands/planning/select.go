@@ -70,7 +70,8 @@ func (s scope) restricted() bool { return len(s.allowed) < len(s.cat.connections
 func (p *Planner) rank(ctx context.Context, tenantID, query string, s scope, keep []plan.OperationRef, limit int, fill bool) ([]plan.OperationRef, error) {
 	var out, copies []plan.OperationRef
 	seen := map[plan.OperationRef]bool{}
-	distinct := map[string]bool{}
+	type operation struct{ method, path, id string }
+	distinct := map[operation]bool{}
 	destroy := asksToDestroy(query)
 	add := func(ref plan.OperationRef, deferCopies bool) {
 		if len(out) >= limit || seen[ref] || !s.allowed[ref.ConnectionID] {
@@ -83,7 +84,7 @@ func (p *Planner) rank(ctx context.Context, tenantID, query string, s scope, kee
 		if e.Operation.SideEffect == openapi.SideEffectDestructive && !destroy {
 			return
 		}
-		key := e.Operation.Method + " " + e.Operation.Path + " " + e.Operation.OperationID
+		key := operation{e.Operation.Method, e.Operation.Path, e.Operation.OperationID}
 		if deferCopies && distinct[key] {
 			copies = append(copies, ref)
 			return
