@@ -65,6 +65,9 @@ func (p *Planner) withModel(ctx context.Context, req Request, s scope) (Result, 
 	conv := p.cfg.Model.NewConversation(systemPrompt(s.connections()))
 	conv.User(userMessage(req))
 	record := plan.Planning{Mode: plan.ModeLLM, Model: p.cfg.Model.Model(), Candidates: len(candidates), ToolsOffered: len(offered)}
+	for _, c := range s.connections() {
+		record.Catalogues = append(record.Catalogues, plan.CatalogueRef{ConnectionID: c.ID, CatalogueHash: c.CatalogueHash})
+	}
 	var last attempt
 	var res plan.Result
 	var waited time.Duration

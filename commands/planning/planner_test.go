@@ -71,6 +71,19 @@ func TestPlanAcrossTwoConnections(t *testing.T) {
 	assert.Equal(t, 1350, pl.Usage.TotalTokens)
 	assert.Equal(t, len(tmdb(t))+2, pl.Candidates, "a small catalogue is a candidate whole, but for the destructive operation")
 	assert.LessOrEqual(t, pl.ToolsOffered, pl.Candidates+len(tools.ControlTools()), "within the byte budget")
+	// The catalogues the tools were built from, to rebuild them for an audit.
+	require.Len(t, pl.Catalogues, 2)
+	for i, want := range []struct {
+		id  string
+		ops int
+	}{{"t1-notes", len(notes(t))}, {"t1-tmdb", len(tmdb(t))}} {
+		assert.Equal(t, want.id, pl.Catalogues[i].ConnectionID)
+		raw, err := f.blobs.Get(context.Background(), pl.Catalogues[i].CatalogueHash)
+		require.NoError(t, err)
+		var ops []openapi.Operation
+		require.NoError(t, json.Unmarshal(raw, &ops))
+		assert.Len(t, ops, want.ops)
+	}
 
 	var transcript llm.Transcript
 	require.NoError(t, json.Unmarshal(res.Transcript, &transcript))

@@ -63,11 +63,21 @@ type Planning struct {
 	// ToolsOffered the tools of the model's first request.
 	Candidates   int `json:"candidates"`
 	ToolsOffered int `json:"tools_offered"`
+	// Catalogues names the catalogue of each connection the model was
+	// offered (by content hash in the blob store): the tools offered,
+	// which the transcript names, are rebuilt from them exactly.
+	Catalogues []CatalogueRef `json:"catalogues,omitempty"`
 	// Transcript is the transcript's JSON when it is small enough to keep
 	// in the event; TranscriptHash and TranscriptBytes name it otherwise.
 	Transcript      json.RawMessage `json:"transcript,omitempty"`
 	TranscriptHash  string          `json:"transcript_hash,omitempty"`
 	TranscriptBytes int             `json:"transcript_bytes,omitempty"`
+}
+
+// CatalogueRef names a connection's catalogue as planning read it.
+type CatalogueRef struct {
+	ConnectionID  string `json:"connection_id"`
+	CatalogueHash string `json:"catalogue_hash"`
 }
 
 // CredentialUse says which credentials a plan's calls to one connection
