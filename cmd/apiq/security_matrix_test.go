@@ -43,7 +43,7 @@ var routeBodies = map[string]string{
 	"GET /v1/executions": "", "POST /v1/executions": `{"plan_id":"%s"}`, "GET /v1/executions/:id": "",
 	"GET /v1/executions/:id/events": "", "POST /v1/executions/:id/cancel": `{"reason":"matrix"}`,
 	"POST /v1/auth/session": `{"email":"nobody@example.com","password":"not a password"}`, "POST /v1/auth/logout": "",
-	"GET /v1/auth/sso/:provider/start": "", "GET /v1/auth/sso/:provider/callback": "",
+	"GET /v1/auth/sso/providers": "", "GET /v1/auth/sso/:provider/start": "", "GET /v1/auth/sso/:provider/callback": "",
 	"GET /v1/sso/providers": "", "POST /v1/sso/providers": matrixSSOProvider, "DELETE /v1/sso/providers/:id": "",
 	"GET /v1/plans": "", "POST /v1/plans": `{"prompt":"list the pets %s"}`, "GET /v1/plans/usage": "",
 	"GET /v1/plans/settings": "", "PUT /v1/plans/settings": `{"destructive_requires_second_admin":false}`,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -167,7 +168,9 @@ func (b *browser) waitGone(sel string) {
 // shot is set).
 func (b *browser) login(email, password, shot string) {
 	b.t.Helper()
-	b.open("/")
+	if !strings.Contains(b.eval(`location.search`), "tenant=") {
+		b.open("/")
+	}
 	b.do(
 		chromedp.WaitVisible(chromedp.CSS(`#login-form`)),
 		chromedp.SendKeys(chromedp.CSS(`#login-form input[name=email]`), email),
@@ -226,7 +229,14 @@ func TestWebInterface(t *testing.T) {
 	})
 	s.user("uma@example.com", "USER")
 	const apiKey = "petstore-secret-9f2c41"
+	status, provider := s.json("POST", "/v1/sso/providers", s.admin, matrixSSOProvider)
+	require.Equal(t, http.StatusCreated, status, provider)
 	b := startBrowser(t, s.base)
+
+	// The tenant's sign-in page has a button per single sign-on provider.
+	b.open("/?tenant=" + s.tenantID)
+	b.waitText("#sso-buttons", "Sign in with Matrix IdP", 10*time.Second)
+	assert.Equal(t, "/v1/auth/sso/"+provider["id"].(string)+"/start", b.eval(`document.querySelector("a.sso-provider").getAttribute("href")`))
 
 	// Sign in; the session is a cookie the page's script cannot read.
 	b.login(e2eAdminEmail, e2eAdminPassword, "login")
@@ -320,6 +330,8 @@ func TestWebInterface(t *testing.T) {
 
 	b.nav("Admin")
 	b.waitText("#users", "uma@example.com", 10*time.Second)
+	b.waitText("#sso", "Matrix IdP", 10*time.Second)
+	b.waitText("#sign-in-link", "/?tenant="+s.tenantID, 5*time.Second)
 	b.shot("admin")
 	b.logout()
 

@@ -82,6 +82,30 @@ func (s *server) deleteSSOProvider(c *gin.Context) {
 	c.Status(http.StatusNoContent)
 }
 
+// LoginProvider is what a login page shows of a provider: a button.
+type LoginProvider struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+}
+
+// listLoginProviders lists a tenant's providers, id and name only, for the
+// web interface's login page (public: the page has no session yet).
+func (s *server) listLoginProviders(c *gin.Context) {
+	out := []LoginProvider{}
+	if s.deps.SSO != nil {
+		providers, err := s.deps.SSO.ListProviders(c.Request.Context(), c.Query("tenant"))
+		if err != nil {
+			s.fail(c, err)
+			return
+		}
+		for _, p := range providers {
+			out = append(out, LoginProvider{ID: p.ID, Name: p.Name})
+		}
+	}
+	c.Header("Cache-Control", "no-store")
+	c.JSON(http.StatusOK, gin.H{"providers": out})
+}
+
 // startSSO sends the browser to the provider.
 func (s *server) startSSO(c *gin.Context) {
 	if s.deps.SSO == nil {

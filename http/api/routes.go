@@ -33,6 +33,7 @@ func (s *server) routes() []route {
 		// tenant, so start and callback are public.
 		{http.MethodPost, "/v1/auth/session", auth.Public(), s.createSession},
 		{http.MethodPost, "/v1/auth/logout", auth.AnyRole(), s.logout},
+		{http.MethodGet, "/v1/auth/sso/providers", auth.Public(), s.listLoginProviders},
 		{http.MethodGet, "/v1/auth/sso/:provider/start", auth.Public(), s.startSSO},
 		{http.MethodGet, "/v1/auth/sso/:provider/callback", auth.Public(), s.completeSSO},
 		{http.MethodGet, "/v1/sso/providers", admin, s.listSSOProviders},

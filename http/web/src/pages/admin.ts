@@ -107,7 +107,10 @@ async function ssoSection(ctx: Context, el: HTMLElement): Promise<void> {
         messages.appendChild(errorBox(err));
       }
     } }, "Delete")],
-  ], "No provider: users sign in with passwords."), h("details", null, h("summary", null, "Add a provider"), form));
+  ], "No provider: users sign in with passwords."),
+  providers.length ? h("p#sign-in-link", null, "Your tenant's sign-in page, with a button per provider: ",
+    h("code", null, location.origin + "/?tenant=" + encodeURIComponent(ctx.me.tenant_id))) : "",
+  h("details", null, h("summary", null, "Add a provider"), form));
 }
 
 function tokensSection(el: HTMLElement): void {

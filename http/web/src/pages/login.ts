@@ -1,6 +1,6 @@
 // Sign in: a password form, and single sign-on through a provider of the
 // tenant (the provider id names the tenant; an ADMIN finds it on Admin).
-import { APIError, callWithToken, passwordLogin } from "../api";
+import { APIError, callWithToken, get, passwordLogin, query } from "../api";
 import { h, replace, errorBox, busy, field } from "../dom";
 
 const ssoErrors: Record<string, string> = {
@@ -54,13 +54,27 @@ export function loginPage(root: HTMLElement, signedIn: () => Promise<void>): voi
   ) as HTMLFormElement;
   sso.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    location.assign("/v1/auth/sso/" + encodeURIComponent(field(sso, "provider")) + "/start");
+    location.assign(startURL(field(sso, "provider")));
   });
+
+  // With ?tenant=<id> (the sign-in link on Admin), one button per provider.
+  const buttons = h("div#sso-buttons");
+  const tenant = new URLSearchParams(location.search).get("tenant");
+  if (tenant) {
+    get<{ providers: { id: string; name: string }[] }>("/v1/auth/sso/providers" + query({ tenant }))
+      .then((r) => replace(buttons, r.providers.map((p) => h("p", null, h("a.button.sso-provider", { href: startURL(p.id) }, "Sign in with " + p.name)))))
+      .catch((err) => replace(buttons, errorBox(err)));
+  }
 
   replace(
     root,
-    h("main.login", null, h("h1", null, "APIQ"), h("p.muted", null, "Sign in to run plans on your APIs."), messages, form, h("hr"), sso),
+    h("main.login", null, h("h1", null, "APIQ"), h("p.muted", null, "Sign in to run plans on your APIs."), messages, form, h("hr"), buttons,
+      tenant ? h("details", null, h("summary", null, "Another single sign-on provider"), sso) : sso),
   );
+}
+
+function startURL(provider: string): string {
+  return "/v1/auth/sso/" + encodeURIComponent(provider) + "/start";
 }
 
 /** Sets up the second factor with the enrolment token (kept in memory only). */
