@@ -125,42 +125,61 @@ func runCrashScenario(t *testing.T, bin string, idempotency bool) {
 		cycle    int
 		deadline = time.Now().Add(5 * time.Minute) // a quiet machine needs about a minute
 	)
+	post := func() bool {
+		mu.Lock()
+		full := len(acked) >= crashExecutions
+		mu.Unlock()
+		if full {
+			return false
+		}
+		tag := uuid.NewString()
+		id, ok := postExecution(p.base, admin, planID, tag)
+		mu.Lock()
+		defer mu.Unlock()
+		if ok {
+			acked[tag] = id
+		} else {
+			unacked = append(unacked, tag)
+		}
+		return ok
+	}
 	for kills < crashMinKills || len(acked) < crashExecutions {
 		require.True(t, time.Now().Before(deadline), "%d kills and %d executions in time (%d cycles)", kills, len(acked), cycle)
 		if cycle > 0 {
 			p.start()
 		}
 		cycle++
-		quota := crashExecutions - len(acked)
-		if left := crashMinKills - kills; left > 1 && quota > 0 {
-			quota = max(1, (quota+left-2)/(left-1))
-		}
+		// This cycle's share of the executions left, keeping one for each
+		// later kill still needed.
+		remaining, left := crashExecutions-len(acked), max(crashMinKills-kills, 1)
+		quota := min((remaining+left-1)/left, remaining-(left-1))
 		window := time.Duration(50+rng.IntN(1200)) * time.Millisecond
 		posted := make(chan struct{})
 		go func(delays []time.Duration) {
 			defer close(posted)
 			for _, d := range delays {
 				time.Sleep(d)
-				tag := uuid.NewString()
-				id, ok := postExecution(p.base, admin, planID, tag)
-				mu.Lock()
-				if ok {
-					acked[tag] = id
-				} else {
-					unacked = append(unacked, tag)
-				}
-				mu.Unlock()
-				if !ok {
+				if !post() {
 					return
 				}
 			}
 		}(randomDelays(rng, quota, window))
 		time.Sleep(window)
+		if unfinished(t, pool) == 0 {
+			// Everything ended before this moment: start one more (from the
+			// share kept for the later kills) and kill while it runs.
+			<-posted
+			if post() {
+				time.Sleep(time.Duration(rng.IntN(400)) * time.Millisecond)
+			}
+		}
 		if unfinished(t, pool) > 0 {
 			kills++
 		}
 		p.kill()
 		<-posted
+		require.False(t, len(acked) == crashExecutions && kills < crashMinKills && unfinished(t, pool) == 0,
+			"every execution ended after %d kills (%d cycles)", kills, cycle)
 	}
 	t.Logf("%d cycles, %d kills while executions ran, %d executions acknowledged, %d posts unanswered; %d starts took %s on average",
 		cycle, kills, len(acked), len(unacked), p.starts, p.starting/time.Duration(p.starts))
