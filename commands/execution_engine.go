@@ -77,6 +77,8 @@ func (e *Engine) Signal() {
 func (e *Engine) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	// One registration for the whole run: its channel receives after every
+	// append until ctx ends (registering again would add a reader per wake).
 	var feedWake <-chan struct{}
 	if e.d.Feed != nil {
 		feedWake = e.d.Feed.Wake(ctx)
@@ -96,7 +98,6 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case <-e.wake:
 		case <-feedWake:
-			feedWake = e.d.Feed.Wake(ctx)
 			// Every append wakes the feed: claim at most every feedClaimGap
 			// on its account (new work also signals the engine directly).
 			if time.Since(lastClaim) < feedClaimGap {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/apiq/apiq/adapters/credentials"
+	"github.com/apiq/apiq/adapters/eventstore"
 	"github.com/apiq/apiq/adapters/outbound"
 	"github.com/apiq/apiq/adapters/testservers"
 	"github.com/apiq/apiq/commands"
@@ -368,4 +370,39 @@ func TestEngineSeesADisabledConnectionWithinItsTTL(t *testing.T) {
 	assert.Equal(t, "the connection "+conn.ConnectionID+" is disabled", s.Failure.Reason)
 	assert.Equal(t, 1, bin.RequestCount("GET", "/anything/before"))
 	assert.Zero(t, bin.RequestCount("GET", "/anything/after"), "a disabled connection is not called")
+}
+
+// countingFeed counts the engine's registrations for wake-ups.
+type countingFeed struct {
+	eventstore.Feed
+	wakes atomic.Int64
+}
+
+func (f *countingFeed) Wake(ctx context.Context) <-chan struct{} {
+	f.wakes.Add(1)
+	return f.Feed.Wake(ctx)
+}
+
+func TestEngineRegistersForWakeUpsOnce(t *testing.T) {
+	t.Parallel()
+	e := newExecEnv(t, testExecutionConfig())
+	feed := &countingFeed{Feed: e.store}
+	engine, err := commands.NewEngine(commands.ExecutionDeps{ConnectionDeps: e.cdeps, Pool: e.pool, Feed: feed,
+		Plans: e.plans, Config: testExecutionConfig()})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(within(t, time.Minute))
+	done := make(chan struct{})
+	go func() { defer close(done); assert.NoError(t, engine.Run(ctx)) }()
+	t.Cleanup(func() { cancel(); <-done })
+
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	e.plans.plans["one"] = plan.Plan{Steps: []plan.Step{{ID: "t", Kind: plan.KindTransform, Transform: &plan.Transform{Expr: "1"}}}}
+	for i := range 20 {
+		res, err := e.start.Handle(ctx, userOf(acme, fmt.Sprintf("s-%d", i)), commands.StartExecution{PlanID: "one"})
+		require.NoError(t, err)
+		engine.Signal()
+		s, _ := e.waitFor(t, res.ExecutionID)
+		require.Equal(t, execution.StatusCompleted, s.Status)
+	}
+	assert.Equal(t, int64(1), feed.wakes.Load(), "40 appends woke the engine through one registration")
 }
