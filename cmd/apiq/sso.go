@@ -13,6 +13,7 @@ import (
 	"github.com/apiq/apiq/domain/user"
 	"github.com/apiq/apiq/http/api"
 	"github.com/apiq/apiq/http/auth"
+	"github.com/apiq/apiq/projections"
 )
 
 // browserSessionTTL is how long a browser session lasts.
@@ -26,7 +27,13 @@ type ssoAPI struct {
 	sessions *session.Store
 	ssoLogin commands.SSOLoginHandler
 	login    commands.LoginHandler
+	// usersAt waits until the users read model includes a position, so a
+	// user made just in time is known to the first request of its session.
+	usersAt func(ctx context.Context, pos eventstore.Position) error
 }
+
+// usersWait bounds how long a single sign-on waits for the users read model.
+const usersWait = 10 * time.Second
 
 // openSSO wires single sign-on and browser sessions on the core's database,
 // vault, outbound client and command side.
@@ -45,7 +52,10 @@ func (c *core) openSSO() (*ssoAPI, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ssoAPI{oidc: svc, sessions: sessions, ssoLogin: ssoLogin, login: c.cmds.login}, nil
+	usersAt := func(ctx context.Context, pos eventstore.Position) error {
+		return c.runner.WaitForPosition(ctx, pos, (&projections.UsersProjector{}).Name())
+	}
+	return &ssoAPI{oidc: svc, sessions: sessions, ssoLogin: ssoLogin, login: c.cmds.login, usersAt: usersAt}, nil
 }
 
 // CreateProvider implements api.SSO.
@@ -81,6 +91,14 @@ func (a *ssoAPI) CompleteLogin(ctx context.Context, md eventstore.Metadata, prov
 	})
 	if err != nil {
 		return api.BrowserSession{}, err
+	}
+	if a.usersAt != nil {
+		wctx, cancel := context.WithTimeout(ctx, usersWait)
+		err := a.usersAt(wctx, res.Position)
+		cancel()
+		if err != nil {
+			return api.BrowserSession{}, fmt.Errorf("wait for the signed-in user in the read model: %w", err)
+		}
 	}
 	return a.start(ctx, session.Session{TenantID: res.TenantID, UserID: res.UserID, AuthMethod: auth.MethodSSO,
 		SSOIssuer: id.Issuer, SSOSubject: id.Subject})
