@@ -393,7 +393,7 @@ func splitMembers(data []byte, fn func(key, value []byte)) bool {
 			return false
 		}
 		key := data[i+1 : end-1]
-		if !utf8.Valid(key) || bytes.ContainsFunc(key, func(r rune) bool { return r < 0x20 }) {
+		if !validKey(key) {
 			return false // encoding/json would replace or refuse these
 		}
 		i = skipSpace(data, end)
@@ -430,17 +430,39 @@ func skipSpace(data []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the index after the string literal starting at i, or -1.
-func stringEnd(data []byte, i int) int {
-	for j := i + 1; j < len(data); j++ {
-		switch data[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1
+// validKey reports a key of valid UTF-8 without control characters (in
+// UTF-8 a byte below 0x20 is always such a character).
+func validKey(key []byte) bool {
+	ascii := true
+	for _, c := range key {
+		if c < 0x20 {
+			return false
+		}
+		if c >= 0x80 {
+			ascii = false
 		}
 	}
-	return -1
+	return ascii || utf8.Valid(key)
+}
+
+// stringEnd returns the index after the string literal starting at i, or -1.
+func stringEnd(data []byte, i int) int {
+	j := i + 1
+	for {
+		// The closing quote is the next one unless a backslash precedes it.
+		q := bytes.IndexByte(data[j:], '"')
+		if q < 0 {
+			return -1
+		}
+		b := bytes.IndexByte(data[j:j+q], '\\')
+		if b < 0 {
+			return j + q + 1
+		}
+		j += b + 2 // skip the escaped character
+		if j > len(data) {
+			return -1
+		}
+	}
 }
 
 // valueEnd returns the index after the JSON value starting at i, or -1.
@@ -471,8 +493,11 @@ func valueEnd(data []byte, i int) int {
 		return -1
 	}
 	j := i
-	for j < len(data) && !strings.ContainsRune(",}] \t\n\r", rune(data[j])) {
-		j++
+	for ; j < len(data); j++ {
+		switch data[j] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return j
+		}
 	}
 	return j
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"runtime"
 	"strconv"
@@ -277,6 +278,63 @@ type rowBatch struct {
 	err  error
 }
 
+// eventColumns is how many columns walk reads of each event.
+const eventColumns = 9
+
+// checkEventFormats makes sure the event columns arrive in the formats
+// readRawEvent reads: text and jsonb as text, the others (uuid, bigint,
+// timestamptz) as binary.
+func checkEventFormats(fds []pgconn.FieldDescription) error {
+	if len(fds) != eventColumns {
+		return fmt.Errorf("events have %d columns, want %d", len(fds), eventColumns)
+	}
+	for _, fd := range fds {
+		want := int16(pgx.BinaryFormatCode)
+		if fd.DataTypeOID == pgtype.TextOID || fd.DataTypeOID == pgtype.JSONBOID {
+			want = pgx.TextFormatCode
+		}
+		if fd.Format != want {
+			return fmt.Errorf("event column %s arrives in format %d, want %d", fd.Name, fd.Format, want)
+		}
+	}
+	return nil
+}
+
+// readRawEvent decodes an event row's raw values (event_id, stream_id,
+// stream_version, commit and prepare positions, event_type, data,
+// metadata, recorded_at) without pgx's generic scanning, copying what it
+// keeps.
+func readRawEvent(v [][]byte) (rawEvent, error) {
+	var r rawEvent
+	if len(v) != eventColumns {
+		return r, fmt.Errorf("event row has %d columns, want %d", len(v), eventColumns)
+	}
+	int8 := func(b []byte) (int64, bool) {
+		if len(b) != 8 {
+			return 0, false
+		}
+		return int64(binary.BigEndian.Uint64(b)), true
+	}
+	data, meta := v[6], v[7]
+	version, okVersion := int8(v[2])
+	commit, okCommit := int8(v[3])
+	gp, okGP := int8(v[4])
+	recorded, okRecorded := int8(v[8])
+	if len(v[0]) != 16 || v[1] == nil || v[5] == nil || data == nil || meta == nil || !okVersion || !okCommit || !okGP || !okRecorded {
+		return r, errors.New("event row: unexpected encoding")
+	}
+	copy(r.ev.ID[:], v[0])
+	names := string(v[1]) + string(v[5])
+	r.ev.StreamID, r.ev.Type = names[:len(v[1])], names[len(v[1]):]
+	r.ev.Version, r.commit, r.gp = version, commit, gp
+	r.ev.RecordedAt = time.UnixMicro(recorded + pgEpochMicros).UTC()
+	buf := make([]byte, len(data)+len(meta))
+	copy(buf, data)
+	copy(buf[len(data):], meta)
+	r.ev.Data, r.meta = buf[:len(data):len(data)], buf[len(data):]
+	return r, nil
+}
+
 // rawEvent is an event row as read, before decoding.
 type rawEvent struct {
 	ev         eventstore.RecordedEvent
@@ -299,20 +357,18 @@ func startVerifyPipeline(evRows, stored pgx.Rows) *verifyPipeline {
 		defer close(p.events)
 		defer func() { close(work); workers.Wait() }()
 		defer evRows.Close()
+		formatErr := checkEventFormats(evRows.FieldDescriptions())
 		for {
 			batch := make([]rawEvent, 0, verifyBatch)
-			var err error
-			for len(batch) < verifyBatch && evRows.Next() {
+			err := formatErr
+			for err == nil && len(batch) < verifyBatch && evRows.Next() {
 				if p.stop.Load() {
 					continue
 				}
 				var r rawEvent
-				var data []byte
-				if err = evRows.Scan(&r.ev.ID, &r.ev.StreamID, &r.ev.Version, &r.commit, &r.gp, &r.ev.Type, &data, &r.meta,
-					&r.ev.RecordedAt); err != nil {
+				if r, err = readRawEvent(evRows.RawValues()); err != nil {
 					break
 				}
-				r.ev.Data = data
 				batch = append(batch, r)
 			}
 			if err == nil {
