@@ -20,7 +20,7 @@ func (a *app) adminCommand() *cobra.Command {
 		Use:   "admin",
 		Short: "Create tenants and users from the command line",
 	}
-	cmd.AddCommand(a.createTenantCommand(), a.createUserCommand())
+	cmd.AddCommand(a.createTenantCommand(), a.createUserCommand(), a.resetTOTPCommand())
 	return cmd
 }
 
@@ -130,6 +130,40 @@ func (a *app) createUserCommand() *cobra.Command {
 	cmd.Flags().StringVar(&role, "role", "USER", "USER, ADMIN or AUDITOR")
 	cmd.Flags().BoolVar(&passwordStdin, "password-stdin", false, "read the password from stdin instead of generating one")
 	for _, f := range []string{"tenant", "email", "name"} {
+		_ = cmd.MarkFlagRequired(f)
+	}
+	return cmd
+}
+
+// resetTOTPCommand turns a user's TOTP off: the way back in for a tenant
+// whose only ADMIN lost the device.
+func (a *app) resetTOTPCommand() *cobra.Command {
+	var tenantID, userID string
+	cmd := &cobra.Command{
+		Use:   "reset-totp",
+		Short: "Turn a user's TOTP off (a lost device)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, _, err := a.openForAdmin(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			t, err := c.openTOTP()
+			if err != nil {
+				return err
+			}
+			res, err := t.reset.Handle(cmd.Context(), systemMeta(tenantID), commands.ResetTOTP{UserID: userID})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "position: %s\n", res.Position)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&tenantID, "tenant", "", "tenant id (required)")
+	cmd.Flags().StringVar(&userID, "user", "", "user id (required)")
+	for _, f := range []string{"tenant", "user"} {
 		_ = cmd.MarkFlagRequired(f)
 	}
 	return cmd

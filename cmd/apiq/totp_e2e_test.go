@@ -209,5 +209,15 @@ func TestTOTPEndToEnd(t *testing.T) {
 	require.Equal(t, http.StatusOK, status)
 	assert.Equal(t, false, me["user"].(map[string]any)["totp_enabled"])
 	status, body = login("ben@example.com", "")
-	assert.Equal(t, http.StatusOK, status, "ben needs no code now: %v", body)
+	require.Equal(t, http.StatusOK, status, "ben needs no code now: %v", body)
+
+	// The way back in for a tenant whose only ADMIN lost the device: the CLI.
+	s.enrolTOTP(body["access_token"].(string))
+	status, body = login("ben@example.com", "")
+	require.Equal(t, http.StatusUnauthorized, status, body)
+	out, err := s.runCLI("admin", "reset-totp", "--tenant", s.tenantID, "--user", benID)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, "position: ")
+	status, body = login("ben@example.com", "")
+	assert.Equal(t, http.StatusOK, status, "reset from the command line: %v", body)
 }
