@@ -332,6 +332,7 @@ func TestWebInterface(t *testing.T) {
 	b.waitText("#users", "uma@example.com", 10*time.Second)
 	b.waitText("#sso", "Matrix IdP", 10*time.Second)
 	b.waitText("#sign-in-link", "/?tenant="+s.tenantID, 5*time.Second)
+	b.waitText("#security", "Require a second factor", 5*time.Second)
 	b.shot("admin")
 	b.logout()
 
@@ -349,4 +350,7 @@ func TestWebInterface(t *testing.T) {
 	b.waitText("main h1", "Overview", 10*time.Second)
 	b.waitGone("main > .progress")
 	b.shot("user-overview")
+	b.do(chromedp.Click(chromedp.CSS(`#account`)))
+	b.waitText("#totp", "Set up an authenticator app", 10*time.Second)
+	b.shot("account")
 }

@@ -125,6 +125,7 @@ export interface User {
   name: string;
   role: Role;
   enabled: boolean;
+  totp_enabled?: boolean;
   created_at: string;
 }
 
@@ -281,6 +282,8 @@ export interface Execution {
   created_at: string;
   updated_at: string;
   finished_at?: string;
+  /** The execution stream's version this view reflects. */
+  version: number;
   steps?: ExecutionStep[];
 }
 

@@ -9,6 +9,7 @@ import { askPage } from "./pages/ask";
 import { executionsPage, executionPage } from "./pages/executions";
 import { auditPage } from "./pages/audit";
 import { adminPage } from "./pages/admin";
+import { accountPage } from "./pages/account";
 
 /** What a page gets: the caller, its route parameters and the page area. */
 export interface Context {
@@ -39,6 +40,7 @@ const routes: Route[] = [
   { pattern: /^\/executions\/([^/]+)$/, title: "Execution", render: executionPage },
   { pattern: /^\/audit$/, title: "Audit", nav: "/audit", roles: ["AUDITOR", "ADMIN"], render: auditPage },
   { pattern: /^\/admin$/, title: "Admin", nav: "/admin", roles: ["ADMIN"], render: adminPage },
+  { pattern: /^\/account$/, title: "Account", render: accountPage },
 ];
 
 const root = document.getElementById("app")!;
@@ -112,7 +114,7 @@ function shell(me: Me, path: string): HTMLElement {
     h(
       "span.who",
       null,
-      me.user.email,
+      h("a#account", { href: "/account" }, me.user.email),
       " ",
       h("span.badge", { class: "role" }, me.user.role),
       " ",

@@ -11,7 +11,9 @@ export async function adminPage(ctx: Context): Promise<void> {
   const sso = h("section#sso");
   const tokens = h("section#tokens");
   ctx.main.append(users, sso, tokens);
-  await Promise.all([usersSection(ctx, users), ssoSection(ctx, sso)]);
+  const security = h("section#security");
+  ctx.main.insertBefore(security, sso);
+  await Promise.all([usersSection(ctx, users), ssoSection(ctx, sso), securitySection(security)]);
   tokensSection(tokens);
 }
 
@@ -54,6 +56,15 @@ async function usersSection(ctx: Context, el: HTMLElement, position?: string): P
       return s;
     }],
     ["State", (u) => badge(u.enabled ? "enabled" : "disabled", u.enabled ? "active" : "disabled")],
+    ["Second factor", (u) => u.totp_enabled ? [badge("on", "active"), " ", h("button", { type: "button", onclick: async () => {
+      if (!confirm(`Reset the second factor of ${u.email}?`)) return;
+      try {
+        const r = await call<{ position: string }>("DELETE", `/v1/users/${u.id}/totp`);
+        reload(r.position);
+      } catch (err) {
+        messages.appendChild(errorBox(err));
+      }
+    } }, "Reset")] : "off"],
     ["Since", (u) => time(u.created_at)],
     ["", (u) => u.id === ctx.me.user.id ? "you" :
       h("button", { type: "button", onclick: () => void change(u, { enabled: !u.enabled }) }, u.enabled ? "Disable" : "Enable")],
@@ -152,4 +163,22 @@ function tokensSection(el: HTMLElement): void {
   });
   replace(el, h("h2", null, "API tokens"), h("p.muted", null, "Tokens authenticate scripts as a user (Authorization: Bearer apiq_…)."),
     messages, form, issued, h("h3", null, "Revoke a token"), revoke);
+}
+
+/** The tenant's security settings: a second factor for every password user. */
+async function securitySection(el: HTMLElement): Promise<void> {
+  const messages = h("div");
+  const current = await get<{ totp_required: boolean }>("/v1/tenant/security");
+  const box = h("input", { type: "checkbox", id: "totp-required", checked: current.totp_required }) as HTMLInputElement;
+  box.addEventListener("change", async () => {
+    replace(messages);
+    try {
+      await call("PUT", "/v1/tenant/security", { totp_required: box.checked });
+      messages.appendChild(h("p.notice", null, box.checked ? "Password users now need a second factor." : "A second factor is now optional."));
+    } catch (err) {
+      box.checked = !box.checked;
+      messages.appendChild(errorBox(err));
+    }
+  });
+  replace(el, h("h2", null, "Security"), h("label.check", null, box, " Require a second factor (TOTP) for every password user"), messages);
 }

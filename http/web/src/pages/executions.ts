@@ -80,9 +80,11 @@ export async function executionPage(ctx: Context): Promise<void> {
   append(ctx.main, [h("h1", null, "Execution ", h("code", null, id.slice(0, 8))), head, h("p.actions", null, cancel), messages,
     live, h("h2", null, "Steps"), steps, h("h2", null, "Timeline"), timeline]);
 
-  // The detail is read again (at most every 250 ms) as events arrive.
+  // The detail is read again (at most every 250 ms) as events arrive,
+  // until the read model has caught up with the last event received.
   let refreshing: Promise<void> | null = null;
   let again = false;
+  let lastVersion = -1;
   const refresh = () => {
     if (refreshing) {
       again = true;
@@ -93,6 +95,7 @@ export async function executionPage(ctx: Context): Promise<void> {
       try {
         exec = await get<Execution>(path);
         draw();
+        if (exec.version < lastVersion) again = true;
       } catch (err) {
         messages.replaceChildren(errorBox(err));
       }
@@ -109,6 +112,7 @@ export async function executionPage(ctx: Context): Promise<void> {
   replace(live, spinner("Live: following the execution…"));
   const onEvent = (ev: MessageEvent) => {
     const e = JSON.parse(ev.data) as StreamEvent;
+    lastVersion = Math.max(lastVersion, e.version);
     timeline.appendChild(h("li", { "data-type": e.type }, h("time", null, new Date(e.at).toLocaleTimeString()), " ",
       badge(e.type.replace(/^execution\./, ""), e.type.split(".")[1] ?? ""), " ", eventText(e)));
     if (final.some((f) => e.type === "execution." + f)) {
