@@ -77,7 +77,7 @@ func Import(ctx context.Context, doc []byte, opts Options) (res *Result, err err
 	if verr != nil {
 		return nil, locate(verr, data)
 	}
-	loaded, err := load(ctx, data, version)
+	loaded, err := load(ctx, data, version, format)
 	if err != nil {
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			return nil, fmt.Errorf("import openapi document: %w", ctxErr)
@@ -87,7 +87,13 @@ func Import(ctx context.Context, doc []byte, opts Options) (res *Result, err err
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("import openapi document: %w", err)
 	}
+	return fromLoaded(ctx, loaded, data, format, version, hex.EncodeToString(sum[:]), opts)
+}
 
+// fromLoaded validates a loaded document and builds its catalogue; data is
+// its text, for locating warnings.
+func fromLoaded(ctx context.Context, loaded *openapi3.T, data []byte, format Format, version declaredVersion,
+	contentHash string, opts Options) (*Result, error) {
 	warnings, fatal := validateDocument(ctx, loaded)
 	if len(fatal) > 0 {
 		return nil, locate(newImportError(nil, fatal[0], capProblems(fatal[1:], maxOtherProblems)...), data)
@@ -107,7 +113,7 @@ func Import(ctx context.Context, doc []byte, opts Options) (res *Result, err err
 		Version:         version.value,
 		Servers:         servers(loaded),
 		SecuritySchemes: securitySchemes(loaded),
-		ContentHash:     hex.EncodeToString(sum[:]),
+		ContentHash:     contentHash,
 		Warnings:        locateWarnings(limitWarnings(warnings, opts.MaxWarnings), data),
 		Operations:      ops,
 	}
