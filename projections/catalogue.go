@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/apiq/apiq/adapters/blobstore"
 	"github.com/apiq/apiq/adapters/eventstore"
@@ -201,8 +202,11 @@ func (p *CatalogueProjector) deleted(ctx context.Context, db DB, ev eventstore.R
 }
 
 // discovered replaces the connection's catalogue with the one stored under
-// the event's catalogue hash: one DELETE and one multi-row INSERT, however
-// many operations there are.
+// the event's catalogue hash. The statements are queued (the runner sends
+// them in batches): a DELETE per table, one INSERT per endpoint and search
+// document, one for the terms. The one round trip of its own asks
+// PostgreSQL for the lexemes of every search document's text (see
+// searchVectors).
 func (p *CatalogueProjector) discovered(ctx context.Context, db DB, ev eventstore.RecordedEvent, id string, e connection.EndpointsDiscovered) error {
 	var enabled bool
 	err := db.QueryRow(ctx, `
@@ -228,63 +232,91 @@ func (p *CatalogueProjector) discovered(ctx context.Context, db DB, ev eventstor
 	if err := json.Unmarshal(data, &ops); err != nil {
 		return fmt.Errorf("decode catalogue %s: %w", e.CatalogueHash, err)
 	}
-	rows, err := json.Marshal(endpointRows(ops))
+	rows := endpointRows(ops)
+	vectors, err := searchVectors(ctx, db, ev.Metadata.TenantID, rows)
 	if err != nil {
-		return fmt.Errorf("encode endpoint rows: %w", err)
+		return err
 	}
 	for _, table := range []string{"endpoints", "search_documents", "terms"} {
 		if err := db.Exec(ctx, `DELETE FROM `+table+` WHERE connection_id = $1`, id); err != nil {
 			return err
 		}
 	}
-	if err := db.Exec(ctx, insertEndpointsSQL, id, ev.Metadata.TenantID, enabled, rows); err != nil {
-		return err
+	for i := range rows {
+		if err := insertEndpoint(ctx, db, id, ev.Metadata.TenantID, enabled, &rows[i], vectors[i]); err != nil {
+			return err
+		}
 	}
 	if err := db.Exec(ctx, `UPDATE connections SET endpoint_count = $2 WHERE connection_id = $1`, id, len(ops)); err != nil {
 		return err
 	}
+	lexemes, endpoints, named := termCounts(vectors)
 	return db.Exec(ctx, `
-		WITH stat AS (SELECT word, ndoc FROM ts_stat(format('SELECT search FROM search_documents WHERE connection_id = %L', $1::text)))
 		INSERT INTO terms (connection_id, lexeme, tenant_id, endpoints, named)
-		SELECT $1, every.word, $2, every.ndoc, coalesce(named.ndoc, 0)
-		FROM stat every LEFT JOIN stat named ON named.word = '^' || every.word
-		WHERE left(every.word, 1) NOT IN ('^', '@')`,
-		id, ev.Metadata.TenantID)
+		SELECT $1, t.lexeme, $2, t.endpoints, t.named
+		FROM unnest($3::text[], $4::integer[], $5::integer[]) AS t(lexeme, endpoints, named)`,
+		id, ev.Metadata.TenantID, lexemes, endpoints, named)
 }
 
-// insertEndpointsSQL inserts a connection's endpoints and their search
-// documents from one JSON array of endpointRow. A search document holds
-// every lexeme of the four classes once, in the best class it occurs in,
-// so that the words an operation repeats by construction (the path's
-// "/customers/{customer}", the operation id spelling out the path) do not
-// outweigh the others.
-const insertEndpointsSQL = `
-WITH r AS (
-    SELECT * FROM json_to_recordset($4::json) AS r(path text, method text, operation_id text, summary text,
-        description text, tags text[], parameters json, request_body json, responses json, security json,
-        deprecated boolean, side_effect text, produces json, needs json, produces_keys text[],
-        owns_keys text[], needs_keys text[], searchable boolean, doc_a text, doc_b text, doc_c text, doc_d text)
-), details AS (
-    INSERT INTO endpoints (connection_id, path, method, tenant_id, operation_id, summary, description, tags,
-        parameters, request_body, responses, security, deprecated, side_effect, produces, needs)
-    SELECT $1, r.path, r.method, $2, r.operation_id, r.summary, r.description, coalesce(r.tags, '{}'),
-        coalesce(r.parameters, '[]'), r.request_body, coalesce(r.responses, '[]'), r.security,
-        r.deprecated, r.side_effect, coalesce(r.produces, '[]'), coalesce(r.needs, '[]')
-    FROM r
-)
-INSERT INTO search_documents (connection_id, path, method, tenant_id, enabled, operation_id, summary,
-    side_effect, deprecated, searchable, needs_keys, produces_keys, owns_keys, search)
-SELECT $1, r.path, r.method, $2, $3, r.operation_id, r.summary, r.side_effect, r.deprecated, r.searchable,
-    coalesce(r.needs_keys, '{}'), coalesce(r.produces_keys, '{}'), coalesce(r.owns_keys, '{}'),
-    (SELECT coalesce(string_agg(format('%s:1%s', quote_literal(l.lexeme), l.class), ' '), '')::tsvector ||
-            coalesce(string_agg(quote_literal('^' || l.lexeme), ' ') FILTER (WHERE l.class = 'A'), '')::tsvector
-     FROM (SELECT DISTINCT ON (lexeme) lexeme, class
-           FROM (VALUES ('A', r.doc_a), ('B', r.doc_b), ('C', r.doc_c), ('D', r.doc_d)) AS d(class, text),
-                unnest(tsvector_to_array(to_tsvector('english', d.text))) AS lexeme
-           ORDER BY lexeme, class) l)
-    || array_to_tsvector(ARRAY(SELECT '@own:' || k FROM unnest(coalesce(r.owns_keys, '{}')) k) || ('@tenant:' || $2::text))
-    || CASE WHEN r.searchable THEN array_to_tsvector('{@search}') ELSE ''::tsvector END
-FROM r`
+// insertEndpoint queues the INSERTs of one endpoint and its search document.
+func insertEndpoint(ctx context.Context, db DB, id, tenantID string, enabled bool, r *endpointRow, search pgtype.TSVector) error {
+	cols, err := r.jsonColumns()
+	if err != nil {
+		return fmt.Errorf("encode endpoint %s %s: %w", r.Method, r.Path, err)
+	}
+	tags := r.Tags
+	if tags == nil {
+		tags = []string{}
+	}
+	if err := db.Exec(ctx, `
+		INSERT INTO endpoints (connection_id, path, method, tenant_id, operation_id, summary, description, tags,
+		    parameters, request_body, responses, security, deprecated, side_effect, produces, needs)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)`,
+		id, r.Path, r.Method, tenantID, r.OperationID, r.Summary, r.Description, tags,
+		cols.parameters, cols.requestBody, cols.responses, cols.security, r.Deprecated, string(r.SideEffect),
+		cols.produces, cols.needs); err != nil {
+		return err
+	}
+	return db.Exec(ctx, `
+		INSERT INTO search_documents (connection_id, path, method, tenant_id, enabled, operation_id, summary,
+		    side_effect, deprecated, searchable, needs_keys, produces_keys, owns_keys, search)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+		id, r.Path, r.Method, tenantID, enabled, r.OperationID, r.Summary, string(r.SideEffect), r.Deprecated,
+		r.Searchable, nonNil(r.NeedsKeys), nonNil(r.ProducesKeys), nonNil(r.OwnsKeys), search)
+}
+
+// endpointJSON are an endpoint's json columns as the read model stores
+// them: the lists empty rather than null, request body and security null
+// when absent.
+type endpointJSON struct {
+	parameters, responses, produces, needs json.RawMessage
+	// requestBody and security are nil (NULL) or json.RawMessage.
+	requestBody, security any
+}
+
+func (r *endpointRow) jsonColumns() (endpointJSON, error) {
+	var c endpointJSON
+	var err error
+	list := func(v any, empty bool) json.RawMessage {
+		if err != nil || empty {
+			return json.RawMessage("[]")
+		}
+		var out []byte
+		out, err = json.Marshal(v)
+		return out
+	}
+	c.parameters = list(r.Parameters, r.Parameters == nil)
+	c.responses = list(r.Responses, r.Responses == nil)
+	c.produces = list(r.Produces, r.Produces == nil)
+	c.needs = list(r.Needs, r.Needs == nil)
+	if r.RequestBody != nil && err == nil {
+		c.requestBody = list(r.RequestBody, false)
+	}
+	if r.Security != nil && err == nil {
+		c.security = list(r.Security, false)
+	}
+	return c, err
+}
 
 // endpointRow is one operation as insertEndpointsSQL reads it.
 type endpointRow struct {
