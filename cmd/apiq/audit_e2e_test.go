@@ -119,6 +119,7 @@ func TestAuditTrailEndToEnd(t *testing.T) {
 	}
 	assert.Equal(t, map[string]bool{"events": true, "stream": true, "verify": true}, queries)
 	assert.Equal(t, true, verified["valid"], verified)
+	assert.Equal(t, float64(0), verified["pruned"], "retention keeps every row by default")
 
 	// The export streams the same rows.
 	status, header, raw := s.send("GET", "/v1/audit/export?format=csv&action=user.login_failed", auditor, nil, "")

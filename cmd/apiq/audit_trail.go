@@ -182,7 +182,7 @@ func (a *auditTrail) VerifyChain(ctx context.Context, tenantID string) (api.Chai
 	if err != nil {
 		return api.ChainVerification{}, err
 	}
-	out := api.ChainVerification{Valid: v.Valid, Checked: v.Checked, Pending: v.Pending, SignedHeads: v.SignedHeads}
+	out := api.ChainVerification{Valid: v.Valid, Checked: v.Checked, Pending: v.Pending, Pruned: v.Pruned, SignedHeads: v.SignedHeads}
 	if b := v.FirstBroken; b != nil {
 		out.FirstBroken = &api.ChainBreak{Sequence: b.Sequence, Reason: b.Reason, Detail: b.Detail}
 		if b.EventID != [16]byte{} {

@@ -137,6 +137,7 @@ type ChainVerification struct {
 	Valid       bool        `json:"valid"`
 	Checked     int64       `json:"checked"`
 	Pending     int64       `json:"pending"`
+	Pruned      int64       `json:"pruned"`
 	SignedHeads int         `json:"signed_heads"`
 	FirstBroken *ChainBreak `json:"first_broken"`
 }
