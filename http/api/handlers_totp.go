@@ -10,6 +10,7 @@ import (
 	"github.com/apiq/apiq/adapters/eventstore"
 	"github.com/apiq/apiq/http/apierror"
 	"github.com/apiq/apiq/http/auth"
+	"github.com/apiq/apiq/http/security"
 )
 
 // TOTP serves the caller's second factor and the tenant's security
@@ -68,6 +69,33 @@ func EnrollmentRequired(token AccessToken) *apierror.Error {
 		"access_token": token.Token, "token_type": "Bearer", "scope": auth.ScopeTOTPEnrollment,
 		"expires_in": int64(token.ExpiresIn / time.Second),
 	})
+}
+
+// totpCodeRoutes check a TOTP code of a signed-in user: wrong codes are
+// throttled per user like failed logins, so a stolen token cannot guess
+// its way to turning TOTP off.
+var totpCodeRoutes = map[string]bool{
+	http.MethodPost + " /v1/me/totp/confirm": true,
+	http.MethodDelete + " /v1/me/totp":       true,
+}
+
+// throttleCodes refuses (429) a user with too many wrong codes lately,
+// counts a 400 answer (a wrong code) as a failure and clears the user's
+// count on success.
+func (p *protections) throttleCodes(c *gin.Context) {
+	pr, _ := auth.PrincipalFrom(c)
+	user, address := pr.TenantID+"/"+pr.UserID, c.ClientIP()
+	if _, wait := p.codes.Check(user, address); wait > 0 {
+		security.AbortTooManyRequests(c, "totp_code", wait, "too many wrong codes; try again later")
+		return
+	}
+	c.Next()
+	switch status := c.Writer.Status(); {
+	case status == http.StatusBadRequest:
+		p.codes.Failed(user, address)
+	case status >= 200 && status < 300:
+		p.codes.Succeeded(user)
+	}
 }
 
 // totpUnavailable answers when the server runs without the TOTP side.

@@ -46,6 +46,8 @@ type protections struct {
 	throttle *security.LoginThrottle
 	tenants  *security.Limiter
 	quotas   *quota.Store
+	// codes bounds wrong TOTP codes per user, as throttle bounds passwords.
+	codes *security.LoginThrottle
 }
 
 func (s *server) protections() (*protections, error) {
@@ -57,7 +59,11 @@ func (s *server) protections() (*protections, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &protections{throttle: throttle, tenants: tenants, quotas: s.deps.Quotas}, nil
+	codes, err := security.NewLoginThrottle(s.cfg.Security.LoginThrottle, nil)
+	if err != nil {
+		return nil, err
+	}
+	return &protections{throttle: throttle, tenants: tenants, quotas: s.deps.Quotas, codes: codes}, nil
 }
 
 // global runs on every request, matched or not.
@@ -78,6 +84,9 @@ func (p *protections) route(method, path string, access auth.Access) []gin.Handl
 	chain := []gin.HandlerFunc{p.tenants.Middleware("tenant", callerTenant)}
 	if p.quotas != nil && p.quotas.Limited(quota.APICalls) {
 		chain = append(chain, security.QuotaMiddleware(p.quotas, quota.APICalls, callerTenant))
+	}
+	if totpCodeRoutes[method+" "+path] {
+		chain = append(chain, p.throttleCodes)
 	}
 	if kind, ok := quotaRoutes[method+" "+path]; ok && p.quotas != nil && p.quotas.Limited(kind) {
 		chain = append(chain, security.QuotaMiddleware(p.quotas, kind, callerTenant))
