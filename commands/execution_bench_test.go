@@ -53,7 +53,7 @@ func BenchmarkExecutionTenGets(b *testing.B) {
 
 func benchTenGets(b *testing.B, asyncCommit bool) {
 	cfg := testExecutionConfig()
-	cfg.Poll = 10 * time.Millisecond
+	cfg.Poll = commands.DefaultExecutionConfig().Poll // work is found by signals, not polling
 	e := newExecEnv(b, cfg, func(c *outbound.Config) { c.RateLimit.Unlimited = true })
 	ctx := context.Background()
 	if asyncCommit {
