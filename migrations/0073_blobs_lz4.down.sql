@@ -1,0 +1,1 @@
+ALTER TABLE blobs ALTER COLUMN data SET COMPRESSION default;
