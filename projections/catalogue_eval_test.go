@@ -123,7 +123,7 @@ func evaluate(t *testing.T, f *catalogueFixture, tenantID string, set labelledSe
 // TestSearchQuality measures recall@5 and recall@20 of the labelled queries
 // with the four shared documents loaded into one tenant, and fails when
 // the held-out or overall recall@20 falls below the floors (set slightly
-// below the measured values, see docs/benchmarks-search.md).
+// below the measured values, see docs/benchmarks.md).
 func TestSearchQuality(t *testing.T) {
 	t.Parallel()
 	set := loadLabelledSet(t)
