@@ -245,8 +245,20 @@ func TestWebInterface(t *testing.T) {
 	b.waitText("main", "Connections", 10*time.Second)
 	b.waitGone("main > .progress")
 
-	// Register the petstore from a file, with an API key.
+	// A broken document is refused, the error located in it.
 	b.nav("Connections")
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#register-form input[name=name]`), "Broken"),
+		chromedp.SetUploadFiles(chromedp.CSS(`#register-form input[name=document]`), []string{testservers.SpecPath(t, "spotify-3.0-broken.json")}),
+		chromedp.Click(chromedp.CSS(`#register-submit`)),
+	)
+	refused := b.waitText("#register-messages", "invalid_document", 30*time.Second)
+	assert.Contains(t, refused, "At line", "the error points into the document")
+	b.shot("register-refused")
+
+	// Register the petstore from a file, with an API key.
+	b.open("/connections")
+	b.waitGone("main > .progress")
 	b.do(
 		chromedp.SendKeys(chromedp.CSS(`#register-form input[name=name]`), "Petstore"),
 		chromedp.SetUploadFiles(chromedp.CSS(`#register-form input[name=document]`), []string{spec}),

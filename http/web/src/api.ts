@@ -72,6 +72,22 @@ async function send<T>(path: string, init: RequestInit): Promise<T> {
 }
 
 export const get = <T>(path: string) => call<T>("GET", path);
+
+/** Whether a command succeeded but its view did not catch up in time
+ * (504 projection_timeout): reading again later shows it. */
+export const isLag = (err: unknown) => err instanceof APIError && err.code === "projection_timeout";
+
+/** GET, asked again while the server answers projection_timeout (each
+ * answer waited several seconds for the read model already). */
+export async function getFresh<T>(path: string, tries = 6): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await get<T>(path);
+    } catch (err) {
+      if (!isLag(err) || i >= tries) throw err;
+    }
+  }
+}
 export const post = <T>(path: string, body: unknown = {}) => call<T>("POST", path, body);
 
 /** Builds a query string from the set values. */

@@ -1,8 +1,8 @@
 // Ask: a request in natural language becomes a plan; its steps are shown
 // with their operations, parameters (references to earlier steps as
 // links), side effects and the tokens spent, to confirm, reject or revise.
-import { get, post, query, type Plan, type PlanListItem, type PlanStep, type PlanVersion } from "../api";
-import { h, append, replace, badge, table, time, errorBox, busy, field } from "../dom";
+import { get, getFresh, isLag, post, query, type Plan, type PlanListItem, type PlanStep, type PlanVersion } from "../api";
+import { h, append, replace, badge, table, time, errorBox, busy, field, spinner } from "../dom";
 import type { Context } from "../main";
 
 export async function askPage(ctx: Context): Promise<void> {
@@ -13,7 +13,7 @@ export async function askPage(ctx: Context): Promise<void> {
   if (manage && !planID) ctx.main.appendChild(promptForm(ctx, area));
   ctx.main.appendChild(area);
   if (planID) {
-    const plan = await get<Plan>("/v1/plans/" + encodeURIComponent(planID) + query({ min_position: ctx.query.get("min_position") ?? undefined }));
+    const plan = await getFresh<Plan>("/v1/plans/" + encodeURIComponent(planID) + query({ min_position: ctx.query.get("min_position") ?? undefined }));
     showPlan(ctx, area, plan);
     return;
   }
@@ -150,7 +150,21 @@ function actions(ctx: Context, area: HTMLElement, plan: Plan, messages: HTMLElem
     try {
       showPlan(ctx, area, await busy(button, text, f));
     } catch (err) {
-      messages.appendChild(errorBox(err));
+      if (!isLag(err)) {
+        messages.appendChild(errorBox(err));
+        return;
+      }
+      // Done, but the view lags: read the plan until it shows the change.
+      replace(messages, spinner("Done; waiting for the plan's view to catch up…"));
+      for (let i = 0; i < 120; i++) {
+        await new Promise((r) => setTimeout(r, 500));
+        const now = await get<Plan>("/v1/plans/" + plan.id).catch(() => plan);
+        if (now.status !== plan.status || now.version !== plan.version) {
+          showPlan(ctx, area, now);
+          return;
+        }
+      }
+      replace(messages, errorBox(err));
     }
   };
   if (plan.status === "proposed") {

@@ -1,7 +1,7 @@
 // Connections: the list, registration by URL or upload (with the import's
 // warnings and errors where they point), a search over every catalogue,
 // and one connection's credentials, test and endpoint catalogue.
-import { get, post, upload, call, query, APIError, type Connection, type Endpoint, type EndpointHit, type TestResult, type Warning } from "../api";
+import { get, getFresh, isLag, post, upload, call, query, APIError, type Connection, type Endpoint, type EndpointHit, type TestResult, type Warning } from "../api";
 import { h, append, replace, badge, table, time, errorBox, busy, field, spinner } from "../dom";
 import type { Context } from "../main";
 
@@ -96,6 +96,11 @@ function registerForm(ctx: Context): HTMLElement {
       });
       ctx.navigate("/connections/" + conn.id + (conn.position ? "?min_position=" + conn.position : ""));
     } catch (err) {
+      if (isLag(err)) {
+        // Registered; the list shows it once the view catches up.
+        ctx.navigate("/connections");
+        return;
+      }
       messages.appendChild(importError(err));
     }
   });
@@ -141,7 +146,7 @@ function warnings(ws: Warning[]): HTMLElement {
 
 export async function connectionPage(ctx: Context): Promise<void> {
   const id = ctx.params[0];
-  const c = await get<Connection>("/v1/connections/" + encodeURIComponent(id) + query({ min_position: ctx.query.get("min_position") ?? undefined }));
+  const c = await getFresh<Connection>("/v1/connections/" + encodeURIComponent(id) + query({ min_position: ctx.query.get("min_position") ?? undefined }));
   const testResult = h("div#test-result");
   const actions = h("p.actions");
   if (canManage(ctx)) {

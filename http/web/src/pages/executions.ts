@@ -1,6 +1,6 @@
 // Executions: the list with filters, and one execution's live timeline
 // over Server-Sent Events with its steps' attempts, statuses and bodies.
-import { get, post, query, type Execution, type ExecutionStep } from "../api";
+import { get, getFresh, post, query, type Execution, type ExecutionStep } from "../api";
 import { h, append, replace, badge, table, time, errorBox, busy, field, json, spinner } from "../dom";
 import type { Context } from "../main";
 
@@ -51,7 +51,7 @@ interface StreamEvent {
 export async function executionPage(ctx: Context): Promise<void> {
   const id = ctx.params[0];
   const path = "/v1/executions/" + encodeURIComponent(id);
-  let exec = await get<Execution>(path + query({ min_position: ctx.query.get("min_position") ?? undefined }));
+  let exec = await getFresh<Execution>(path + query({ min_position: ctx.query.get("min_position") ?? undefined }));
   const head = h("div");
   const steps = h("div#steps");
   const timeline = h("ol#timeline.timeline");
