@@ -6,7 +6,7 @@ GO ?= go
 BIN := bin/apiq
 TEST_TIMEOUT ?= 20m
 BENCH_TIME ?= 1s
-STATICCHECK_VERSION ?= 2026.2.2
+STATICCHECK_VERSION ?= v0.8.2
 
 # `make run` connects as a service role that may not change the event log;
 # migrations run as the owner role (both created by local-postgres.sh roles).
