@@ -338,6 +338,7 @@ func TestWebInterface(t *testing.T) {
 	b.nav("Overview")
 	b.waitText("#stat-connections", "1", 10*time.Second)
 	b.waitText("#success-rate", "100%", 10*time.Second)
+	b.waitText("#projector-lag", "Projectors:", 5*time.Second)
 	b.shot("overview")
 
 	b.nav("Admin")

@@ -12,6 +12,7 @@ export async function overviewPage(ctx: Context): Promise<void> {
     get<{ executions: Execution[] }>("/v1/executions" + query({ since: since.toISOString(), limit: 200 })),
     fetch("/readyz").then((r) => r.json() as Promise<{ status: string; checks: Record<string, string> }>),
   ]);
+  const lags = await projectorLag();
   append(ctx.main, [h("h1", null, "Overview")]);
   const grid = h("div.cards");
   ctx.main.appendChild(grid);
@@ -44,10 +45,24 @@ export async function overviewPage(ctx: Context): Promise<void> {
     ];
   }));
 
-  grid.appendChild(card("Projections", ready, (v) => [
+  grid.appendChild(card("Readiness and projector lag", ready, (v) => [
     h("p", null, badge(v.status, v.status === "ready" ? "active" : "failed")),
     table(Object.entries(v.checks), [["Check", ([k]) => k], ["State", ([, s]) => s]]),
+    lags.length ? h("details#projector-lag", null, h("summary", null, `Projectors: ${lags.filter(([, n]) => n > 0).length} behind, at most ${Math.max(...lags.map(([, n]) => n))} events`),
+      table(lags, [["Projector", ([p]) => p], ["Events behind", ([, n]) => n]])) : "",
   ]));
+}
+
+/** Each projector's lag in events, from the Prometheus text at /metrics. */
+async function projectorLag(): Promise<[string, number][]> {
+  try {
+    const text = await (await fetch("/metrics")).text();
+    const out: [string, number][] = [];
+    for (const m of text.matchAll(/^apiq_projection_lag_events\{projector="([^"]+)"\} (\S+)$/gm)) out.push([m[1], Number(m[2])]);
+    return out.sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]));
+  } catch {
+    return [];
+  }
 }
 
 function card<T>(title: string, r: PromiseSettledResult<T>, body: (v: T) => unknown[]): HTMLElement {
