@@ -109,3 +109,49 @@ func TestTestConnectionStaysInsideTheAllowlist(t *testing.T) {
 	assert.Contains(t, res.Tested.Error, "not allowed")
 	assert.Zero(t, httpbin.RequestCount("GET", "/bearer"), "nothing reached the loopback server")
 }
+
+// TestTestConnectionAgainstPrismTMDB calls TMDB's document as Prism serves
+// it: the API key goes where the document's scheme says (Prism refuses a
+// call without it), and Prism's request validation answers a bad value.
+func TestTestConnectionAgainstPrismTMDB(t *testing.T) {
+	t.Parallel()
+	e := newConnEnv(t, loopback)
+	acme := e.tenantWithAdmin(t, "acme")
+	spec := testservers.SpecPath(t, "tmdb-3.0.json")
+	prism := testservers.StartPrism(t, spec)
+	register := func(name string, auth *credentials.Input) string {
+		res, err := e.register.Handle(within(t, time.Minute), userOf(acme.TenantID, "reg-"+name), commands.RegisterConnection{
+			Name: name, BaseURL: prism.URL, Document: commands.DocumentSource{Text: testservers.ReadSpec(t, "tmdb-3.0.json")}, Auth: auth,
+		})
+		require.NoError(t, err)
+		return res.ConnectionID
+	}
+	keyed := register("keyed", &credentials.Input{Type: "api_key", Scheme: "api_key", Key: "a-tmdb-key"})
+	anonymous := register("anonymous", nil)
+
+	tests := []struct {
+		name       string
+		cmd        commands.TestConnection
+		wantOK     bool
+		wantStatus int
+	}{
+		{"the key in the query", commands.TestConnection{ConnectionID: keyed, OperationID: "GET_movie-movie_id",
+			Params: map[string]string{"movie_id": "550"}}, true, 200},
+		{"no key", commands.TestConnection{ConnectionID: anonymous, OperationID: "GET_movie-movie_id",
+			Params: map[string]string{"movie_id": "550"}}, false, 401},
+		{"a search with its query", commands.TestConnection{ConnectionID: keyed, OperationID: "GET_search-movie",
+			Params: map[string]string{"query": "alien"}}, true, 200},
+		{"a page that is not a number", commands.TestConnection{ConnectionID: keyed, OperationID: "GET_search-movie",
+			Params: map[string]string{"query": "alien", "page": "first"}}, false, 422},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := e.test.Handle(within(t, time.Minute), userOf(acme.TenantID, "test-"+tt.name), tt.cmd)
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantStatus, res.Tested.Status, res.Tested.Error)
+			assert.Equal(t, tt.wantOK, res.Tested.OK, res.Tested.Error)
+			evs := e.stream(t, connection.Stream(tt.cmd.ConnectionID))
+			assert.NotContains(t, string(evs[len(evs)-1].Data), "a-tmdb-key")
+		})
+	}
+}
