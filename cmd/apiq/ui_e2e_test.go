@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -340,6 +341,19 @@ func TestWebInterface(t *testing.T) {
 	b.waitText("#success-rate", "100%", 10*time.Second)
 	b.waitText("#projector-lag", "Projectors:", 5*time.Second)
 	b.shot("overview")
+
+	// Registering by URL: the document is fetched from a loopback server.
+	docs := httptest.NewServer(http.FileServer(http.Dir(filepath.Dir(spec))))
+	t.Cleanup(docs.Close)
+	b.nav("Connections")
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#register-form input[name=name]`), "Petstore by URL"),
+		chromedp.SendKeys(chromedp.CSS(`#register-form input[name=document_url]`), docs.URL+"/"+filepath.Base(spec)),
+		chromedp.SendKeys(chromedp.CSS(`#register-form input[name=base_url]`), prism.URL),
+		chromedp.Click(chromedp.CSS(`#register-submit`)),
+	)
+	b.waitText("main h1", "Petstore by URL", 30*time.Second)
+	b.waitText("main dl.facts", docs.URL, 5*time.Second)
 
 	b.nav("Admin")
 	b.waitText("#users", "uma@example.com", 10*time.Second)
