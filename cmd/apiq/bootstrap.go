@@ -3,10 +3,12 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"strings"
+	"time"
 
 	"github.com/apiq/apiq/commands"
 	"github.com/apiq/apiq/projections"
@@ -21,6 +23,10 @@ const bootstrapLock = 0x61706971_0001 // "apiq", 1
 // bootstrap creates the first tenant and its ADMIN when no tenant exists.
 // Generated credentials are printed once on out, framed; credentials from
 // the environment are never printed.
+// bootstrapViewWait bounds how long the first start waits for the read
+// models to include the first tenant and its ADMIN.
+const bootstrapViewWait = time.Minute
+
 func bootstrap(ctx context.Context, c *core, out io.Writer) error {
 	conn, err := c.pool.Acquire(ctx)
 	if err != nil {
@@ -66,9 +72,19 @@ func bootstrap(ctx context.Context, c *core, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("create first tenant: %w", err)
 	}
-	// Log in works once the users view has the admin.
-	if err := c.runner.WaitForPosition(ctx, res.Position); err != nil {
-		c.logger.Warn("the read models are not yet up to date with the first tenant", slog.String("error", err.Error()))
+	// Log in works once the users view has the admin: the server starts
+	// listening only then (each wait is bounded by the runner's wait timeout;
+	// a busy machine may need several).
+	deadline := time.Now().Add(bootstrapViewWait)
+	for {
+		err := c.runner.WaitForPosition(ctx, res.Position)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, projections.ErrProjectionTimeout) || time.Now().After(deadline) {
+			c.logger.Warn("the read models are not yet up to date with the first tenant", slog.String("error", err.Error()))
+			break
+		}
 	}
 	c.logger.Info("created the first tenant and its ADMIN",
 		slog.String("tenant_id", res.TenantID), slog.String("admin_user_id", res.AdminUserID),
