@@ -68,6 +68,21 @@ func ListAPITokens(ctx context.Context, db QueryDB, tenantID, userID string) ([]
 	return out, nil
 }
 
+// ListTenantAPITokens returns every token of the tenant, revoked and
+// expired ones included, oldest first.
+func ListTenantAPITokens(ctx context.Context, db QueryDB, tenantID string) ([]APITokenView, error) {
+	rows, err := db.Query(ctx, `SELECT `+apiTokenColumns+` FROM `+apiTokensTable()+`
+		WHERE tenant_id = $1 ORDER BY created_at, id`, tenantID)
+	if err != nil {
+		return nil, fmt.Errorf("list tenant API tokens: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (APITokenView, error) { return scanAPIToken(r) })
+	if err != nil {
+		return nil, fmt.Errorf("list tenant API tokens: %w", err)
+	}
+	return out, nil
+}
+
 // AuthenticateAPIToken checks a presented API token ("apiq_<id>_<secret>"):
 // known, secret matching the stored hash (constant time), not revoked, not
 // expired at now. It is the one token lookup not scoped to a tenant: the

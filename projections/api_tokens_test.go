@@ -78,3 +78,44 @@ func TestAPITokensProjector(t *testing.T) {
 	_, err = projections.AuthenticateAPIToken(ctx, f.pool, live.String(), f.base)
 	assert.ErrorIs(t, err, projections.ErrAPITokenRejected, "revoked")
 }
+
+func TestListTenantAPITokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	f := newIdnFixture(t)
+	p := projections.NewAPITokensProjector()
+	alice, bob, other := uuid.NewString(), uuid.NewString(), uuid.NewString()
+	ids := make([]string, 4)
+	for i := range ids {
+		ids[i] = uuid.NewString()
+	}
+	f.apply(t, p,
+		f.event(t, "t1", user.Stream(alice), 1, user.APITokenIssued{TokenID: ids[0], Name: "ci", SecretHash: "h"}),
+		f.event(t, "t2", user.Stream(other), 1, user.APITokenIssued{TokenID: ids[1], Name: "theirs", SecretHash: "h"}),
+		f.event(t, "t1", user.Stream(bob), 2, user.APITokenIssued{TokenID: ids[2], Name: "deploy", SecretHash: "h"}),
+		f.event(t, "t1", user.Stream(alice), 3, user.APITokenRevoked{TokenID: ids[0]}))
+
+	tests := []struct {
+		tenant string
+		want   []string
+	}{
+		{"t1", []string{ids[0], ids[2]}},
+		{"t2", []string{ids[1]}},
+		{"t3", nil},
+	}
+	for _, tc := range tests {
+		list, err := projections.ListTenantAPITokens(ctx, f.pool, tc.tenant)
+		require.NoError(t, err, tc.tenant)
+		var got []string
+		for _, tok := range list {
+			assert.Equal(t, tc.tenant, tok.TenantID)
+			got = append(got, tok.ID)
+		}
+		assert.Equal(t, tc.want, got, tc.tenant)
+	}
+	list, err := projections.ListTenantAPITokens(ctx, f.pool, "t1")
+	require.NoError(t, err)
+	require.Len(t, list, 2)
+	assert.NotNil(t, list[0].RevokedAt, "revoked tokens are listed, marked revoked")
+	assert.Equal(t, bob, list[1].UserID)
+}

@@ -30,7 +30,7 @@ var routeBodies = map[string]string{
 	"GET /v1/me":          "",
 	"GET /v1/users":       "", "POST /v1/users": `{"email":"%s@example.com","name":"M","password":"a long password","role":"USER"}`,
 	"GET /v1/users/:id": "", "PATCH /v1/users/:id": `{"name":"Renamed"}`, "DELETE /v1/users/:id": "",
-	"POST /v1/tokens": `{"name":"matrix"}`, "DELETE /v1/tokens/:id": "",
+	"GET /v1/tokens": "", "POST /v1/tokens": `{"name":"matrix"}`, "DELETE /v1/tokens/:id": "", "GET /v1/keys": "",
 	"GET /v1/connections": "", "POST /v1/connections": `{"name":"M","document":` + jsonString(matrixDocument) + `}`,
 	"GET /v1/connections/:id": "", "PATCH /v1/connections/:id": `{"name":"Renamed"}`, "DELETE /v1/connections/:id": "",
 	"PUT /v1/connections/:id/document": `{"document":` + jsonString(matrixDocument) + `}`,

@@ -183,6 +183,8 @@ func (c *core) httpHandler(ctx context.Context, k keys) (http.Handler, func(cont
 		UserCommands:  id,
 		UserQueries:   id,
 		TokenCommands: id,
+		TokenQueries:  id,
+		Keys:          keyStatus{db: c.pool, keyring: k.keyring},
 		Positions:     positions{runner: c.runner},
 
 		ConnectionCommands:   conns,

@@ -114,7 +114,11 @@ type Deps struct {
 	UserCommands   UserCommands
 	UserQueries    UserQueries
 	TokenCommands  TokenCommands
-	Positions      PositionWaiter
+	// TokenQueries, when set, serves GET /v1/tokens.
+	TokenQueries TokenQueries
+	// Keys, when set, serves GET /v1/keys (the key rotation status).
+	Keys      KeyStatus
+	Positions PositionWaiter
 	// ConnectionCommands and ConnectionQueries serve /v1/connections.
 	ConnectionCommands ConnectionCommands
 	ConnectionQueries  ConnectionQueries

@@ -55,8 +55,10 @@ func (s *server) routes() []route {
 		{http.MethodDelete, "/v1/users/:id", admin, s.deleteUser},
 		{http.MethodDelete, "/v1/users/:id/totp", admin, s.resetTOTP},
 
+		{http.MethodGet, "/v1/tokens", admin, s.listTokens},
 		{http.MethodPost, "/v1/tokens", admin, s.createToken},
 		{http.MethodDelete, "/v1/tokens/:id", admin, s.revokeToken},
+		{http.MethodGet, "/v1/keys", admin, s.keyStatus},
 
 		// Connections: USER and ADMIN manage them, AUDITOR reads; moving
 		// one with stored credentials to another host is ADMIN-only (the
