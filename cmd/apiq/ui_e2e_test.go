@@ -19,6 +19,7 @@ import (
 
 	"github.com/apiq/apiq/adapters/llm/llmtest"
 	"github.com/apiq/apiq/adapters/testservers"
+	"github.com/apiq/apiq/adapters/vault"
 	"github.com/apiq/apiq/http/web"
 )
 
@@ -232,6 +233,8 @@ func TestWebInterface(t *testing.T) {
 	const apiKey = "petstore-secret-9f2c41"
 	status, provider := s.json("POST", "/v1/sso/providers", s.admin, matrixSSOProvider)
 	require.Equal(t, http.StatusCreated, status, provider)
+	status, issued := s.json("POST", "/v1/tokens", s.admin, `{"name":"nightly-export"}`)
+	require.Equal(t, http.StatusCreated, status, issued)
 	b := startBrowser(t, s.base)
 
 	// The tenant's sign-in page has a button per single sign-on provider.
@@ -360,6 +363,36 @@ func TestWebInterface(t *testing.T) {
 	b.waitText("#sso", "Matrix IdP", 10*time.Second)
 	b.waitText("#sign-in-link", "/?tenant="+s.tenantID, 5*time.Second)
 	b.waitText("#security", "Require a second factor", 5*time.Second)
+	// API tokens: one issued through the API is listed (never its secret),
+	// one issued from the page joins it, and Revoke in the list ends the
+	// first: it no longer authenticates.
+	b.waitText("#tokens table", "nightly-export", 10*time.Second)
+	assert.NotContains(t, b.text("#tokens"), issued["token"].(string), "the list never shows a secret")
+	b.do(
+		chromedp.SendKeys(chromedp.CSS(`#create-token input[name=name]`), "ui-token"),
+		chromedp.Click(chromedp.CSS(`#create-token button[type=submit]`)),
+	)
+	b.waitText("#token-issued", "Copy it now", 10*time.Second)
+	b.waitText("#tokens table", "ui-token", 10*time.Second)
+	b.eval(`window.confirm = () => true, ""`)
+	b.do(chromedp.Click(chromedp.CSS(`#tokens button[aria-label="revoke nightly-export"]`)))
+	revokedRow := `[...document.querySelectorAll("#tokens tr")].find((r) => r.innerText.includes("nightly-export"))?.innerText ?? ""`
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.eval(revokedRow), "revoked"); {
+		if time.Now().After(deadline) {
+			b.fail("the revoked token's row shows %q", b.eval(revokedRow))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	status, _ = s.json("GET", "/v1/me", issued["token"].(string), "")
+	assert.Equal(t, http.StatusUnauthorized, status, "a token revoked on the Admin page")
+	// Key rotation: the keyring's one KEK is active and wraps every data
+	// key of the tenant (the connection's API key among them).
+	ring, err := vault.ReadKeyringFile(s.core.cfg.MasterKeyFile)
+	require.NoError(t, err)
+	b.waitText("#key-status", ring.Primary(), 10*time.Second)
+	assert.Contains(t, b.text("#key-status"), "rotation complete")
+	assert.Contains(t, b.text("#keys table"), "active")
+	assert.NotContains(t, b.text("#keys table"), "Nothing yet", "the tenant has data keys")
 	b.shot("admin")
 	b.logout()
 

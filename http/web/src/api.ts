@@ -327,3 +327,21 @@ export interface SSOProvider {
   default_role: Role;
   created_at: string;
 }
+
+/** An API token as GET /v1/tokens lists it: never its secret. */
+export interface APIToken {
+  id: string;
+  name: string;
+  user_id: string;
+  created_at: string;
+  expires_at?: string;
+  revoked_at?: string;
+  revoked: boolean;
+}
+
+/** GET /v1/keys: the master keys (KEKs) and the tenant's data keys under each. */
+export interface KeyStatus {
+  active_kek: string;
+  keks: { id: string; active: boolean; in_keyring: boolean; data_keys: number }[];
+  rotation_complete: boolean;
+}

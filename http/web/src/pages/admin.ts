@@ -1,5 +1,6 @@
-// Admin (ADMIN): users and roles, single sign-on providers, API tokens.
-import { get, post, call, query, type SSOProvider, type User } from "../api";
+// Admin (ADMIN): users and roles, single sign-on providers, API tokens,
+// key rotation status.
+import { get, post, call, query, type APIToken, type KeyStatus, type SSOProvider, type User } from "../api";
 import { h, append, replace, badge, table, time, errorBox, busy, field } from "../dom";
 import type { Context } from "../main";
 
@@ -10,11 +11,12 @@ export async function adminPage(ctx: Context): Promise<void> {
   const users = h("section#users");
   const sso = h("section#sso");
   const tokens = h("section#tokens");
-  ctx.main.append(users, sso, tokens);
+  const keys = h("section#keys");
+  ctx.main.append(users, sso, tokens, keys);
   const security = h("section#security");
   ctx.main.insertBefore(security, sso);
-  await Promise.all([usersSection(ctx, users), ssoSection(ctx, sso), securitySection(security)]);
-  tokensSection(tokens);
+  await Promise.all([usersSection(ctx, users), ssoSection(ctx, sso), securitySection(security),
+    tokensSection(tokens), keysSection(keys)]);
 }
 
 async function usersSection(ctx: Context, el: HTMLElement, position?: string): Promise<void> {
@@ -124,9 +126,16 @@ async function ssoSection(ctx: Context, el: HTMLElement): Promise<void> {
   h("details", null, h("summary", null, "Add a provider"), form));
 }
 
-function tokensSection(el: HTMLElement): void {
+async function tokensSection(el: HTMLElement, position?: string, notice?: HTMLElement): Promise<void> {
   const messages = h("div");
   const issued = h("div#token-issued");
+  if (notice) issued.appendChild(notice);
+  let tokens: APIToken[] = [];
+  try {
+    tokens = (await get<{ tokens: APIToken[] }>("/v1/tokens" + query({ min_position: position }))).tokens;
+  } catch (err) {
+    messages.appendChild(errorBox(err));
+  }
   const submit = h("button", { type: "submit" }, "Issue token") as HTMLButtonElement;
   const form = h("form.inline", { id: "create-token" },
     h("input", { name: "name", required: true, placeholder: "token name" }),
@@ -137,32 +146,56 @@ function tokensSection(el: HTMLElement): void {
     ev.preventDefault();
     replace(messages);
     try {
-      const r = await busy(submit, "Issuing…", () => post<{ id: string; token: string; expires_at?: string }>("/v1/tokens", {
+      const r = await busy(submit, "Issuing…", () => post<{ id: string; token: string; expires_at?: string; position: string }>("/v1/tokens", {
         name: field(form, "name"), user_id: field(form, "user_id") || undefined,
         expires_in: field(form, "expires_in") ? Number(field(form, "expires_in")) : undefined,
       }));
-      replace(issued, h("div.notice", null, "Token ", h("code", null, r.id), " issued", r.expires_at ? `, expires ${time(r.expires_at)}` : "",
-        ". Copy it now, it is not shown again: ", h("code.secret", null, r.token)));
-      form.reset();
+      await tokensSection(el, r.position, h("div.notice", null, "Token ", h("code", null, r.id), " issued",
+        r.expires_at ? `, expires ${time(r.expires_at)}` : "", ". Copy it now, it is not shown again: ", h("code.secret", null, r.token)));
     } catch (err) {
       messages.appendChild(errorBox(err));
     }
   });
-  const revoke = h("form.inline", { id: "revoke-token" }, h("input", { name: "id", required: true, placeholder: "token id" }),
-    h("button", { type: "submit" }, "Revoke")) as HTMLFormElement;
-  revoke.addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    replace(messages);
-    try {
-      await call("DELETE", "/v1/tokens/" + encodeURIComponent(field(revoke, "id")));
-      replace(messages, h("p.notice", null, "Revoked."));
-      revoke.reset();
-    } catch (err) {
-      messages.appendChild(errorBox(err));
-    }
-  });
+  const state = (t: APIToken) => t.revoked ? [badge("revoked", "disabled"), t.revoked_at ? " " + time(t.revoked_at) : ""] :
+    t.expires_at && new Date(t.expires_at) <= new Date() ? badge("expired", "disabled") : badge("active");
   replace(el, h("h2", null, "API tokens"), h("p.muted", null, "Tokens authenticate scripts as a user (Authorization: Bearer apiq_…)."),
-    messages, form, issued, h("h3", null, "Revoke a token"), revoke);
+    messages, issued, table(tokens, [
+      ["Name", (t) => t.name],
+      ["Token id", (t) => h("code", null, t.id)],
+      ["User id", (t) => h("code", null, t.user_id)],
+      ["State", state],
+      ["Created", (t) => time(t.created_at)],
+      ["Expires", (t) => t.expires_at ? time(t.expires_at) : "never"],
+      ["", (t) => t.revoked ? "" : h("button", { type: "button", "aria-label": "revoke " + t.name, onclick: async () => {
+        if (!confirm(`Revoke the token ${t.name}?`)) return;
+        try {
+          const r = await call<{ position: string }>("DELETE", "/v1/tokens/" + encodeURIComponent(t.id));
+          await tokensSection(el, r.position);
+        } catch (err) {
+          messages.appendChild(errorBox(err));
+        }
+      } }, "Revoke")],
+    ], "No API token yet."), form);
+}
+
+/** Key rotation status: the active master key and the data keys under each. */
+async function keysSection(el: HTMLElement): Promise<void> {
+  let st: KeyStatus;
+  try {
+    st = await get<KeyStatus>("/v1/keys");
+  } catch (err) {
+    replace(el, h("h2", null, "Key rotation"), errorBox(err));
+    return;
+  }
+  replace(el, h("h2", null, "Key rotation"),
+    h("p#key-status", null, "Active master key ", h("code", null, st.active_kek), ": ",
+      st.rotation_complete ? badge("rotation complete", "active") : badge("rotation incomplete", "disabled")),
+    h("p.muted", null, "Rotate with apiq keys rotate, then restart the servers; every data key of the tenant should then be under the active key."),
+    table(st.keks, [
+      ["Master key (KEK)", (k) => h("code", null, k.id)],
+      ["State", (k) => k.active ? badge("active") : k.in_keyring ? badge("retired", "disabled") : badge("not in keyring", "disabled")],
+      ["Data keys of this tenant", (k) => String(k.data_keys)],
+    ]));
 }
 
 /** The tenant's security settings: a second factor for every password user. */
