@@ -58,9 +58,10 @@ var auditSummaryRules = map[string]summaryRule{
 	user.TypeAPITokenIssued:  {keep: []string{"token_id", "name", "expires_at"}},
 	user.TypeAPITokenRevoked: {keep: []string{"token_id"}},
 
-	security.TypeAccessDenied:  {keep: []string{"method", "route", "reason"}},
-	security.TypeLoginFailed:   {keep: []string{"reason"}},
-	security.TypeAuditAccessed: {keep: []string{"query", "filters"}},
+	security.TypeAccessDenied:   {keep: []string{"method", "route", "reason"}},
+	security.TypeLoginFailed:    {keep: []string{"reason"}},
+	security.TypeAuditAccessed:  {keep: []string{"query", "filters"}},
+	security.TypeSSOLoginFailed: {keep: []string{"provider_id", "issuer", "reason", "provider_error"}},
 
 	reservation.TypeReserved: {keep: []string{"owner"}},
 	reservation.TypeReleased: {keep: []string{"owner"}},

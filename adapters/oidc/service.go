@@ -187,6 +187,13 @@ func (s *Service) GetProvider(ctx context.Context, tenantID, id string) (Provide
 	return p, nil
 }
 
+// FindProvider returns the provider with the id, of whichever tenant (to
+// know whose login a callback is), or ErrProviderNotFound.
+func (s *Service) FindProvider(ctx context.Context, id string) (Provider, error) {
+	p, _, err := s.lookup(ctx, id)
+	return p, err
+}
+
 // lookup finds a provider of any tenant by id, with its sealed secret.
 func (s *Service) lookup(ctx context.Context, id string) (Provider, string, error) {
 	if _, err := uuid.Parse(id); err != nil {
@@ -290,14 +297,54 @@ func (s *Service) Start(ctx context.Context, providerID, redirectURI string) (st
 	return conf.AuthCodeURL(state, oauth2.S256ChallengeOption(verifier), gooidc.Nonce(nonce)), nil
 }
 
-// refuse logs why a callback was refused and returns ErrLoginRefused.
+// Reasons of a refused callback (Refusal.Reason): stable codes for the
+// audit trail.
+const (
+	// ReasonUnknownState: the state is not one Start issued for the
+	// provider, or it was used already (tampered, forged or replayed).
+	ReasonUnknownState = "unknown_state"
+	// ReasonExpiredState: the login took longer than FlowTTL.
+	ReasonExpiredState = "expired_state"
+	// ReasonMissingCode: the callback carried no code.
+	ReasonMissingCode = "missing_code"
+	// ReasonCodeExchange: the provider refused the code (e.g. a used one).
+	ReasonCodeExchange = "code_exchange_failed"
+	// ReasonMissingIDToken: the token response had no ID token.
+	ReasonMissingIDToken = "missing_id_token"
+	// ReasonInvalidIDToken: the ID token's signature, issuer, audience or expiry did not verify.
+	ReasonInvalidIDToken = "invalid_id_token"
+	// ReasonNonceMismatch: the ID token's nonce is not the login's.
+	ReasonNonceMismatch = "nonce_mismatch"
+	// ReasonInvalidClaims: the ID token's or userinfo's claims did not decode.
+	ReasonInvalidClaims = "invalid_claims"
+	// ReasonUserInfo: the userinfo endpoint failed.
+	ReasonUserInfo = "userinfo_failed"
+	// ReasonUserInfoSubject: userinfo answered for another subject.
+	ReasonUserInfoSubject = "userinfo_subject_mismatch"
+	// ReasonMissingEmail: the provider vouched for no email.
+	ReasonMissingEmail = "missing_email"
+)
+
+// Refusal is a refused callback: it is ErrLoginRefused (errors.Is) with
+// the reason code.
+type Refusal struct {
+	Reason string
+}
+
+// Error implements error.
+func (r *Refusal) Error() string { return r.Reason + ": " + ErrLoginRefused.Error() }
+
+// Unwrap makes a Refusal ErrLoginRefused.
+func (r *Refusal) Unwrap() error { return ErrLoginRefused }
+
+// refuse logs why a callback was refused and returns a Refusal.
 func (s *Service) refuse(ctx context.Context, providerID, reason string, err error) error {
 	attrs := []any{slog.String("provider_id", providerID), slog.String("reason", reason)}
 	if err != nil {
 		attrs = append(attrs, slog.String("error", err.Error()))
 	}
 	s.cfg.Logger.WarnContext(ctx, "sso login refused", attrs...)
-	return fmt.Errorf("%s: %w", reason, ErrLoginRefused)
+	return &Refusal{Reason: reason}
 }
 
 // Complete finishes a login on the provider's callback: the state must be
@@ -315,16 +362,16 @@ func (s *Service) Complete(ctx context.Context, providerID, code, state string) 
 		RETURNING redirect_uri, verifier_sealed, nonce_sealed, expires_at`, stateHash(state), p.ID).
 		Scan(&redirectURI, &sealedVerifier, &sealedNonce, &expiresAt)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return Identity{}, s.refuse(ctx, p.ID, "unknown or used state", nil)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonUnknownState, nil)
 	}
 	if err != nil {
 		return Identity{}, fmt.Errorf("claim sso login: %w", err)
 	}
 	if !s.cfg.Now().Before(expiresAt) {
-		return Identity{}, s.refuse(ctx, p.ID, "expired state", nil)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonExpiredState, nil)
 	}
 	if code == "" {
-		return Identity{}, s.refuse(ctx, p.ID, "no code", nil)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonMissingCode, nil)
 	}
 	verifier, err := s.cfg.Vault.DecryptString(ctx, providerScope(p.TenantID, p.ID, "pkce_verifier"), sealedVerifier)
 	if err != nil {
@@ -340,36 +387,36 @@ func (s *Service) Complete(ctx context.Context, providerID, code, state string) 
 	}
 	tok, err := conf.Exchange(ctx, code, oauth2.VerifierOption(verifier))
 	if err != nil {
-		return Identity{}, s.refuse(ctx, p.ID, "code exchange", err)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonCodeExchange, err)
 	}
 	raw, ok := tok.Extra("id_token").(string)
 	if !ok || raw == "" {
-		return Identity{}, s.refuse(ctx, p.ID, "no id token", nil)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonMissingIDToken, nil)
 	}
 	idToken, err := discovered.VerifierContext(ctx, &gooidc.Config{ClientID: p.ClientID, Now: s.cfg.Now}).Verify(ctx, raw)
 	if err != nil {
-		return Identity{}, s.refuse(ctx, p.ID, "id token", err)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonInvalidIDToken, err)
 	}
 	if idToken.Nonce != nonce {
-		return Identity{}, s.refuse(ctx, p.ID, "nonce mismatch", nil)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonNonceMismatch, nil)
 	}
 	claims := map[string]any{}
 	if err := idToken.Claims(&claims); err != nil {
-		return Identity{}, s.refuse(ctx, p.ID, "id token claims", err)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonInvalidClaims, err)
 	}
 	if _, hasEmail := claims["email"]; !hasEmail {
 		// Providers that keep the email out of the ID token answer it at
 		// the userinfo endpoint, for the same subject.
 		info, err := discovered.UserInfo(ctx, oauth2.StaticTokenSource(tok))
 		if err != nil {
-			return Identity{}, s.refuse(ctx, p.ID, "userinfo", err)
+			return Identity{}, s.refuse(ctx, p.ID, ReasonUserInfo, err)
 		}
 		if info.Subject != idToken.Subject {
-			return Identity{}, s.refuse(ctx, p.ID, "userinfo subject mismatch", nil)
+			return Identity{}, s.refuse(ctx, p.ID, ReasonUserInfoSubject, nil)
 		}
 		extra := map[string]any{}
 		if err := info.Claims(&extra); err != nil {
-			return Identity{}, s.refuse(ctx, p.ID, "userinfo claims", err)
+			return Identity{}, s.refuse(ctx, p.ID, ReasonInvalidClaims, err)
 		}
 		for k, v := range extra {
 			if _, taken := claims[k]; !taken {
@@ -388,7 +435,7 @@ func (s *Service) Complete(ctx context.Context, providerID, code, state string) 
 		id.EmailVerified = v == "true"
 	}
 	if id.Email == "" {
-		return Identity{}, s.refuse(ctx, p.ID, "no email claim", nil)
+		return Identity{}, s.refuse(ctx, p.ID, ReasonMissingEmail, nil)
 	}
 	if !p.allows(id.Email) {
 		return Identity{}, ErrEmailDomain

@@ -164,6 +164,16 @@ func TestLoginThroughTheProvider(t *testing.T) {
 	assert.Zero(t, flows, "the state is single use")
 }
 
+// assertRefused checks that err is ErrLoginRefused with the reason code.
+func assertRefused(t *testing.T, err error, reason string, msgAndArgs ...any) {
+	t.Helper()
+	assert.ErrorIs(t, err, oidc.ErrLoginRefused, msgAndArgs...)
+	var refusal *oidc.Refusal
+	if assert.ErrorAs(t, err, &refusal, msgAndArgs...) {
+		assert.Equal(t, reason, refusal.Reason, msgAndArgs...)
+	}
+}
+
 func TestRefusedLogins(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -180,7 +190,7 @@ func TestRefusedLogins(t *testing.T) {
 		e := newEnv(t, 0, nil)
 		code, state := e.login(t)
 		_, err := e.svc.Complete(ctx, e.provider.ID, code, state+"x")
-		assert.ErrorIs(t, err, oidc.ErrLoginRefused)
+		assertRefused(t, err, oidc.ReasonUnknownState)
 	})
 	t.Run("replayed code", func(t *testing.T) {
 		t.Parallel()
@@ -189,10 +199,10 @@ func TestRefusedLogins(t *testing.T) {
 		_, err := e.svc.Complete(ctx, e.provider.ID, code, state)
 		require.NoError(t, err)
 		_, err = e.svc.Complete(ctx, e.provider.ID, code, state)
-		assert.ErrorIs(t, err, oidc.ErrLoginRefused, "the state is used")
+		assertRefused(t, err, oidc.ReasonUnknownState, "the state is used")
 		_, fresh := e.login(t)
 		_, err = e.svc.Complete(ctx, e.provider.ID, code, fresh)
-		assert.ErrorIs(t, err, oidc.ErrLoginRefused, "the provider refuses a used code with another flow's verifier")
+		assertRefused(t, err, oidc.ReasonCodeExchange, "the provider refuses a used code with another flow's verifier")
 	})
 	t.Run("wrong nonce", func(t *testing.T) {
 		t.Parallel()
@@ -209,7 +219,7 @@ func TestRefusedLogins(t *testing.T) {
 		require.NoError(t, err)
 		require.EqualValues(t, 1, tag.RowsAffected())
 		_, err = e.svc.Complete(ctx, e.provider.ID, code, state)
-		assert.ErrorIs(t, err, oidc.ErrLoginRefused)
+		assertRefused(t, err, oidc.ReasonNonceMismatch)
 	})
 	t.Run("expired id token", func(t *testing.T) {
 		t.Parallel()
@@ -217,7 +227,7 @@ func TestRefusedLogins(t *testing.T) {
 		code, state := e.login(t)
 		e.clock.skipped.Store(int64(3 * time.Hour))
 		_, err := e.svc.Complete(ctx, e.provider.ID, code, state)
-		assert.ErrorIs(t, err, oidc.ErrLoginRefused)
+		assertRefused(t, err, oidc.ReasonInvalidIDToken)
 	})
 	t.Run("expired state", func(t *testing.T) {
 		t.Parallel()
@@ -225,7 +235,7 @@ func TestRefusedLogins(t *testing.T) {
 		code, state := e.login(t)
 		e.clock.skipped.Store(int64(2 * time.Minute))
 		_, err := e.svc.Complete(ctx, e.provider.ID, code, state)
-		assert.ErrorIs(t, err, oidc.ErrLoginRefused)
+		assertRefused(t, err, oidc.ReasonExpiredState)
 	})
 	t.Run("email domain not allowed", func(t *testing.T) {
 		t.Parallel()
@@ -269,6 +279,15 @@ func TestProviderManagement(t *testing.T) {
 	assert.Empty(t, other)
 	_, err = e.svc.GetProvider(ctx, "tenant-2", e.provider.ID)
 	assert.ErrorIs(t, err, oidc.ErrProviderNotFound)
+	// Whose provider an id is, for a callback that names no tenant.
+	found, err := e.svc.FindProvider(ctx, e.provider.ID)
+	require.NoError(t, err)
+	assert.Equal(t, tenantID, found.TenantID)
+	assert.Equal(t, e.provider.IssuerURL, found.IssuerURL)
+	for _, id := range []string{"not-a-uuid", "00000000-0000-0000-0000-000000000000"} {
+		_, err = e.svc.FindProvider(ctx, id)
+		assert.ErrorIs(t, err, oidc.ErrProviderNotFound, id)
+	}
 	assert.ErrorIs(t, e.svc.DeleteProvider(ctx, "tenant-2", e.provider.ID), oidc.ErrProviderNotFound)
 
 	tests := []struct {

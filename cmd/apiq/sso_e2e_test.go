@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -25,6 +26,7 @@ import (
 type ssoEnv struct {
 	s          *service
 	op         *httptest.Server
+	users      storage.UserStore
 	issuer     string
 	providerID string
 	callback   string
@@ -41,7 +43,8 @@ func startSSO(t *testing.T, env map[string]string) *ssoEnv {
 	e.providerID = body["id"].(string)
 	e.callback = body["redirect_uri"].(string)
 	require.Equal(t, s.base+"/v1/auth/sso/"+e.providerID+"/callback", e.callback)
-	store := storage.NewStorageWithClients(storage.NewUserStore(e.issuer), map[string]*storage.Client{
+	e.users = storage.NewUserStore(e.issuer)
+	store := storage.NewStorageWithClients(e.users, map[string]*storage.Client{
 		"apiq-web": storage.WebClient("apiq-web", "apiq-web-secret", e.callback),
 	})
 	op.Config.Handler = exampleop.SetupServer(e.issuer, store, nil, false)
@@ -220,24 +223,140 @@ func TestSSOLoginEndToEnd(t *testing.T) {
 	resp = get(t, third, e.signIn(t, third, "verysecure"))
 	assert.Equal(t, "/?sso_error=invalid_credentials", resp.Header.Get("Location"))
 	assert.Nil(t, cookieOf(resp, auth.SessionCookie))
+
+	// Both refusals are in the audit trail, each once: the replayed callback
+	// on the tenant's security stream, the disabled user's on their stream.
+	s.waitForAudit()
+	assert.Equal(t, 1, s.count(`SELECT count(*) FROM rm_audit.audit_events WHERE tenant_id = $1
+		AND action = 'security.sso_login_failed' AND summary->>'reason' = 'unknown_state'`, s.tenantID))
+	assert.Equal(t, 1, e.ssoFailures(t), "the disabled user's refusal is not recorded twice")
+	assert.Equal(t, 1, s.count(`SELECT count(*) FROM rm_audit.audit_events WHERE tenant_id = $1
+		AND action = 'user.login_failed' AND resource_id = $2 AND sso_issuer = $3 AND summary->>'reason' = 'disabled'`,
+		s.tenantID, ssoUser, e.issuer))
+}
+
+// ssoFailures counts the recorded failed single sign-ons.
+func (e *ssoEnv) ssoFailures(t *testing.T) int {
+	t.Helper()
+	return e.s.count(`SELECT count(*) FROM events WHERE event_type = 'security.sso_login_failed'`)
+}
+
+// ssoFailure is a failed single sign-on expected in the audit trail.
+type ssoFailure struct {
+	reason        string
+	providerError string
+	// subject: the provider's subject is known (the ID token verified).
+	subject bool
+	// secrets must appear in neither the event nor its audit row.
+	secrets []string
+}
+
+// assertFailure checks that exactly one failed single sign-on was recorded
+// since before: security.sso_login_failed on the provider's tenant's
+// security stream, with the reason, the issuer and the request's metadata,
+// turned into a failure row of the audit trail, and no secret in either.
+func (e *ssoEnv) assertFailure(t *testing.T, before int, want ssoFailure) {
+	t.Helper()
+	s := e.s
+	require.Equal(t, before+1, e.ssoFailures(t), "one failed login recorded")
+	var eventID, tenantID, stream, data, metadata string
+	require.NoError(t, s.core.pool.QueryRow(context.Background(), `SELECT event_id::text, tenant_id, stream_id,
+		data::text, metadata::text FROM events WHERE event_type = 'security.sso_login_failed'
+		ORDER BY transaction_id DESC, global_position DESC LIMIT 1`).Scan(&eventID, &tenantID, &stream, &data, &metadata))
+	assert.Equal(t, s.tenantID, tenantID, "the provider's tenant")
+	assert.Equal(t, "security-"+s.tenantID, stream)
+
+	s.waitForAudit()
+	var outcome, issuer, subject, actor, method, clientIP, userAgent, requestID, summary string
+	require.NoError(t, s.core.pool.QueryRow(context.Background(), `SELECT outcome, sso_issuer, sso_subject, actor_subject,
+		auth_method, client_ip, user_agent, request_id, summary::text FROM rm_audit.audit_events
+		WHERE tenant_id = $1 AND event_id = $2`, s.tenantID, eventID).
+		Scan(&outcome, &issuer, &subject, &actor, &method, &clientIP, &userAgent, &requestID, &summary))
+	assert.Equal(t, "failure", outcome)
+	assert.Equal(t, e.issuer, issuer)
+	assert.Equal(t, want.subject, subject != "", "the subject %q", subject)
+	assert.Empty(t, actor, "nobody signed in")
+	assert.Equal(t, "sso", method)
+	assert.Equal(t, "127.0.0.1", clientIP)
+	assert.Contains(t, userAgent, "Go-http-client")
+	assert.NotEmpty(t, requestID)
+	var sum map[string]any
+	require.NoError(t, json.Unmarshal([]byte(summary), &sum))
+	assert.Equal(t, want.reason, sum["reason"], summary)
+	assert.Equal(t, e.providerID, sum["provider_id"], summary)
+	assert.Equal(t, e.issuer, sum["issuer"], summary)
+	if want.providerError != "" {
+		assert.Equal(t, want.providerError, sum["provider_error"], summary)
+	}
+	for _, secret := range append(want.secrets, "apiq-web-secret") {
+		require.NotEmpty(t, secret)
+		for name, text := range map[string]string{"data": data, "metadata": metadata, "summary": summary} {
+			assert.NotContains(t, text, secret, "a secret in the %s", name)
+		}
+	}
+}
+
+// callbackSecrets are the code and state of a callback URL.
+func callbackSecrets(t *testing.T, callback string) []string {
+	t.Helper()
+	u, err := url.Parse(callback)
+	require.NoError(t, err)
+	return []string{u.Query().Get("code"), u.Query().Get("state")}
 }
 
 func TestSSOLoginRefusals(t *testing.T) {
 	e := startSSO(t, nil)
 	s := e.s
-	refused := func(t *testing.T, b *http.Client, callback string) {
+	refusedWith := func(t *testing.T, b *http.Client, callback, code string) {
 		t.Helper()
 		resp := get(t, b, callback)
 		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
-		assert.Equal(t, "/?sso_error=sso_refused", resp.Header.Get("Location"))
+		assert.Equal(t, "/?sso_error="+code, resp.Header.Get("Location"))
 		assert.Nil(t, cookieOf(resp, auth.SessionCookie))
+	}
+	refused := func(t *testing.T, b *http.Client, callback string) {
+		t.Helper()
+		refusedWith(t, b, callback, "sso_refused")
 	}
 
 	t.Run("wrong password", func(t *testing.T) {
+		before := e.ssoFailures(t)
 		b := newBrowser(t)
 		assert.Empty(t, e.signIn(t, b, "not the password"), "the provider sends no code back")
+		assert.Equal(t, before, e.ssoFailures(t), "the provider refused: APIQ saw no callback")
+	})
+	t.Run("unverified email of an existing user", func(t *testing.T) {
+		status, body := s.json("POST", "/v1/users", s.admin,
+			`{"email":"test-user@zitadel.ch","name":"n","password":"a long password","role":"USER"}`)
+		require.Equal(t, http.StatusCreated, status, body)
+		opUser := e.users.GetUserByUsername("test-user@127.0.0.1")
+		require.NotNil(t, opUser)
+		opUser.EmailVerified = false
+		defer func() { opUser.EmailVerified = true }()
+		before := e.ssoFailures(t)
+		b := newBrowser(t)
+		back := e.signIn(t, b, "verysecure")
+		refusedWith(t, b, back, "sso_email_unverified")
+		e.assertFailure(t, before, ssoFailure{reason: "email_unverified", subject: true,
+			secrets: append(callbackSecrets(t, back), "test-user@zitadel.ch")})
+	})
+	t.Run("email domain not allowed", func(t *testing.T) {
+		ctx := context.Background()
+		_, err := s.core.pool.Exec(ctx, `UPDATE sso_providers SET allowed_domains = '{example.com}' WHERE id = $1`, e.providerID)
+		require.NoError(t, err)
+		defer func() {
+			_, err := s.core.pool.Exec(ctx, `UPDATE sso_providers SET allowed_domains = '{}' WHERE id = $1`, e.providerID)
+			require.NoError(t, err)
+		}()
+		before := e.ssoFailures(t)
+		b := newBrowser(t)
+		back := e.signIn(t, b, "verysecure")
+		refusedWith(t, b, back, "sso_email_domain")
+		e.assertFailure(t, before, ssoFailure{reason: "email_domain_not_allowed",
+			secrets: append(callbackSecrets(t, back), "test-user@zitadel.ch")})
 	})
 	t.Run("tampered state", func(t *testing.T) {
+		before := e.ssoFailures(t)
 		b := newBrowser(t)
 		back, err := url.Parse(e.signIn(t, b, "verysecure"))
 		require.NoError(t, err)
@@ -245,6 +364,19 @@ func TestSSOLoginRefusals(t *testing.T) {
 		q.Set("state", q.Get("state")+"x")
 		back.RawQuery = q.Encode()
 		refused(t, b, back.String())
+		e.assertFailure(t, before, ssoFailure{reason: "unknown_state", secrets: callbackSecrets(t, back.String())})
+	})
+	t.Run("expired state", func(t *testing.T) {
+		before := e.ssoFailures(t)
+		b := newBrowser(t)
+		back := e.signIn(t, b, "verysecure")
+		secrets := callbackSecrets(t, back)
+		tag, err := s.core.pool.Exec(context.Background(), `UPDATE sso_login_flows SET expires_at = now() - interval '1 minute'
+			WHERE state_hash = sha256($1::bytea)`, []byte(secrets[1]))
+		require.NoError(t, err)
+		require.EqualValues(t, 1, tag.RowsAffected())
+		refused(t, b, back)
+		e.assertFailure(t, before, ssoFailure{reason: "expired_state", secrets: secrets})
 	})
 	t.Run("replayed code with a fresh state", func(t *testing.T) {
 		b := newBrowser(t)
@@ -253,10 +385,13 @@ func TestSSOLoginRefusals(t *testing.T) {
 		second, err := url.Parse(e.signIn(t, b, "verysecure"))
 		require.NoError(t, err)
 		require.Equal(t, http.StatusSeeOther, get(t, b, first.String()).StatusCode)
+		before := e.ssoFailures(t)
 		q := second.Query()
 		q.Set("code", first.Query().Get("code"))
 		second.RawQuery = q.Encode()
 		refused(t, b, second.String())
+		e.assertFailure(t, before, ssoFailure{reason: "code_exchange_failed",
+			secrets: append(callbackSecrets(t, first.String()), second.Query().Get("state"))})
 	})
 	t.Run("wrong nonce", func(t *testing.T) {
 		b := newBrowser(t)
@@ -272,14 +407,32 @@ func TestSSOLoginRefusals(t *testing.T) {
 			[]byte(otherURL.Query().Get("state")), []byte(backURL.Query().Get("state")))
 		require.NoError(t, err)
 		require.EqualValues(t, 1, tag.RowsAffected())
+		before := e.ssoFailures(t)
 		refused(t, b, back)
+		e.assertFailure(t, before, ssoFailure{reason: "nonce_mismatch",
+			secrets: append(callbackSecrets(t, back), otherURL.Query().Get("state"))})
 	})
 	t.Run("provider error", func(t *testing.T) {
-		refused(t, newBrowser(t), e.callback+"?error=access_denied&state=x")
+		before := e.ssoFailures(t)
+		refused(t, newBrowser(t), e.callback+"?error=access_denied&error_description=Secret-Detail-42&state=st4te-value")
+		e.assertFailure(t, before, ssoFailure{reason: "provider_error", providerError: "access_denied",
+			secrets: []string{"st4te-value", "Secret-Detail-42"}})
+	})
+	t.Run("provider error outside the standard codes", func(t *testing.T) {
+		before := e.ssoFailures(t)
+		refused(t, newBrowser(t), e.callback+"?error=made-up-secret-99&state=x")
+		e.assertFailure(t, before, ssoFailure{reason: "provider_error", providerError: "other",
+			secrets: []string{"made-up-secret-99"}})
 	})
 	t.Run("unknown provider", func(t *testing.T) {
+		before := e.ssoFailures(t)
 		resp := get(t, newBrowser(t), s.base+"/v1/auth/sso/00000000-0000-0000-0000-000000000000/start")
 		assert.Equal(t, "/?sso_error=sso_provider_not_found", resp.Header.Get("Location"))
+		resp = get(t, newBrowser(t), s.base+"/v1/auth/sso/00000000-0000-0000-0000-000000000000/callback?code=c&state=s")
+		assert.Equal(t, "/?sso_error=sso_provider_not_found", resp.Header.Get("Location"))
+		resp = get(t, newBrowser(t), s.base+"/v1/auth/sso/00000000-0000-0000-0000-000000000000/callback?error=access_denied")
+		assert.Equal(t, "/?sso_error=sso_refused", resp.Header.Get("Location"))
+		assert.Equal(t, before, e.ssoFailures(t), "no tenant: nothing recorded")
 	})
 	assert.Equal(t, 1, s.count(`SELECT count(*) FROM browser_sessions`),
 		"no session for any refusal: only the replay case's first, genuine callback signed in")

@@ -27,6 +27,9 @@ type SSO interface {
 	// CompleteLogin verifies the callback, signs the user in (creating or
 	// linking them) and starts a browser session.
 	CompleteLogin(ctx context.Context, meta eventstore.Metadata, providerID, code, state string) (BrowserSession, error)
+	// RecordProviderError records in the audit trail that the provider
+	// sent the browser back with an error code instead of a code.
+	RecordProviderError(ctx context.Context, meta eventstore.Metadata, providerID, errorCode string)
 }
 
 // BrowserSession is a new server-side session's secrets, for its cookies.
@@ -130,7 +133,8 @@ func (s *server) completeSSO(c *gin.Context) {
 		s.ssoFailed(c, ssoUnavailable)
 		return
 	}
-	if c.Query("error") != "" {
+	if providerError := c.Query("error"); providerError != "" {
+		s.deps.SSO.RecordProviderError(c.Request.Context(), s.metadata(c), c.Param("provider"), providerError)
 		s.ssoFailed(c, oidc.ErrLoginRefused)
 		return
 	}
