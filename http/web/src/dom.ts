@@ -92,3 +92,16 @@ export function field(form: HTMLFormElement, name: string): string {
   const el = form.elements.namedItem(name) as HTMLInputElement | null;
   return el?.value.trim() ?? "";
 }
+
+/** showPage puts a keyset page's table into results (its rows appended when
+ * the page continues a cursor) and offers "More" for the next page. */
+export function showPage(results: Element, more: Element, t: HTMLElement, cursor: string | undefined,
+  next: string | undefined, load: (cursor?: string) => Promise<void>): void {
+  if (cursor) results.querySelector("tbody")?.append(...Array.from(t.querySelectorAll("tbody tr")));
+  else replace(results, t);
+  if (next) {
+    const b = h("button", { type: "button" }, "More") as HTMLButtonElement;
+    b.addEventListener("click", () => void load(next));
+    more.appendChild(b);
+  }
+}

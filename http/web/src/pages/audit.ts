@@ -1,7 +1,7 @@
 // Audit (AUDITOR, ADMIN): the trail with filters, exports of the same
 // rows, the chain's verification and any stream's state at a time.
 import { get, query, type AuditEvent } from "../api";
-import { h, append, replace, badge, table, time, errorBox, busy, field, json, spinner } from "../dom";
+import { h, append, replace, badge, table, time, errorBox, busy, field, json, spinner, showPage } from "../dom";
 import type { Context } from "../main";
 
 const filters = ["q", "action", "actor", "resource_type", "resource_id", "correlation_id"] as const;
@@ -44,13 +44,7 @@ export async function auditPage(ctx: Context): Promise<void> {
         } }, `${e.stream}@${e.stream_version}`)],
         ["Summary", (e) => h("details", null, h("summary", null, "fields"), json(e.summary))],
       ], "No row matches.");
-      if (cursor) results.querySelector("tbody")?.append(...Array.from(t.querySelectorAll("tbody tr")));
-      else replace(results, t);
-      if (page.next_cursor) {
-        const b = h("button", { type: "button" }, "More") as HTMLButtonElement;
-        b.addEventListener("click", () => void load(page.next_cursor));
-        more.appendChild(b);
-      }
+      showPage(results, more, t, cursor, page.next_cursor, load);
     } catch (err) {
       replace(results, errorBox(err));
     }

@@ -2,7 +2,7 @@
 // warnings and errors where they point), a search over every catalogue,
 // and one connection's credentials, test and endpoint catalogue.
 import { get, getFresh, isLag, post, upload, call, query, APIError, type Connection, type Endpoint, type EndpointHit, type TestResult, type Warning } from "../api";
-import { h, append, replace, badge, table, time, errorBox, busy, field, spinner } from "../dom";
+import { h, append, replace, badge, table, time, errorBox, busy, field, spinner, showPage } from "../dom";
 import type { Context } from "../main";
 
 const canManage = (ctx: Context) => ctx.me.user.role !== "AUDITOR";
@@ -223,13 +223,7 @@ function catalogue(c: Connection): HTMLElement {
         ["Summary", (e) => e.summary],
         ["Side effect", (e) => [badge(e.side_effect), e.deprecated ? [" ", badge("deprecated")] : ""]],
       ], "No endpoint matches.");
-      if (cursor) results.querySelector("tbody")?.append(...Array.from(t.querySelectorAll("tbody tr")));
-      else replace(results, t);
-      if (page.next_cursor) {
-        const b = h("button", { type: "button" }, "More") as HTMLButtonElement;
-        b.addEventListener("click", () => void load(page.next_cursor));
-        more.appendChild(b);
-      }
+      showPage(results, more, t, cursor, page.next_cursor, load);
     } catch (err) {
       replace(results, errorBox(err));
     }
