@@ -24,15 +24,8 @@ func TestEngineKeepsARunWhoseLeaseLapsedInTheSameProcess(t *testing.T) {
 	e := newExecEnv(t, testExecutionConfig())
 	js := testservers.StartJSONServer(t, testservers.JSONServerFixture(t),
 		testservers.JSONServerWithoutIdempotencyKeyParameter(), testservers.JSONServerDelay(time.Second))
-	acme := e.tenantWithAdmin(t, "acme")
+	acme, before := planOneCreate(t, e, js, "once")
 	ctx := within(t, time.Minute)
-	conn, err := e.register.Handle(ctx, userOf(acme.TenantID, "reg-js"), commands.RegisterConnection{Name: "todos",
-		BaseURL: js.URL, Document: commands.DocumentSource{Text: js.OpenAPIDocument()}})
-	require.NoError(t, err)
-	create := &plan.Call{ConnectionID: conn.ConnectionID, OperationID: "createTodo",
-		Body: map[string]any{"userId": 1, "title": "once", "completed": false}}
-	e.plans.plans["p1"] = plan.Plan{Steps: []plan.Step{{ID: "create", Kind: plan.KindCall, Call: create}}}
-	before := len(js.Records(t, "todos"))
 	e.runEngine(t)
 
 	res, err := e.start.Handle(ctx, userOf(acme.TenantID, "start-1"), commands.StartExecution{PlanID: "p1"})
@@ -69,15 +62,8 @@ func TestEngineRetriesAKeyStillInProgress(t *testing.T) {
 	e := newExecEnv(t, cfg)
 	js := testservers.StartJSONServer(t, testservers.JSONServerFixture(t),
 		testservers.JSONServerIdempotency(), testservers.JSONServerDelay(time.Second))
-	acme := e.tenantWithAdmin(t, "acme")
+	acme, before := planOneCreate(t, e, js, "slow")
 	ctx := within(t, time.Minute)
-	conn, err := e.register.Handle(ctx, userOf(acme.TenantID, "reg-js"), commands.RegisterConnection{Name: "todos",
-		BaseURL: js.URL, Document: commands.DocumentSource{Text: js.OpenAPIDocument()}})
-	require.NoError(t, err)
-	create := &plan.Call{ConnectionID: conn.ConnectionID, OperationID: "createTodo",
-		Body: map[string]any{"userId": 1, "title": "slow", "completed": false}}
-	e.plans.plans["p1"] = plan.Plan{Steps: []plan.Step{{ID: "create", Kind: plan.KindCall, Call: create}}}
-	before := len(js.Records(t, "todos"))
 	e.runEngine(t)
 
 	res, err := e.start.Handle(ctx, userOf(acme.TenantID, "start-1"), commands.StartExecution{PlanID: "p1"})
@@ -91,4 +77,19 @@ func TestEngineRetriesAKeyStillInProgress(t *testing.T) {
 	assert.Equal(t, "true", http.Header(st.Response.Header).Get("Idempotent-Replayed"), "the first request's result")
 	assert.Len(t, js.Records(t, "todos"), before+1, "created once")
 	assert.Contains(t, js.Output(), "POST /todos 409")
+}
+
+// planOneCreate registers js as a connection of a new tenant and makes plan
+// p1 one create of a todo titled title; it returns the tenant and how many
+// todos json-server held before.
+func planOneCreate(t *testing.T, e *execEnv, js *testservers.JSONServer, title string) (commands.CreateTenantResult, int) {
+	t.Helper()
+	acme := e.tenantWithAdmin(t, "acme")
+	conn, err := e.register.Handle(within(t, time.Minute), userOf(acme.TenantID, "reg-js"), commands.RegisterConnection{Name: "todos",
+		BaseURL: js.URL, Document: commands.DocumentSource{Text: js.OpenAPIDocument()}})
+	require.NoError(t, err)
+	create := &plan.Call{ConnectionID: conn.ConnectionID, OperationID: "createTodo",
+		Body: map[string]any{"userId": 1, "title": title, "completed": false}}
+	e.plans.plans["p1"] = plan.Plan{Steps: []plan.Step{{ID: "create", Kind: plan.KindCall, Call: create}}}
+	return acme, len(js.Records(t, "todos"))
 }
