@@ -104,11 +104,8 @@ func TestEngineRateLimitsCallsPerConnection(t *testing.T) {
 		c.RateLimit = outbound.RateLimitConfig{PerSecond: 10, Burst: 1}
 	})
 	bin := testservers.StartHTTPBin(t)
-	acme := e.tenantWithAdmin(t, "acme").TenantID
+	acme, conn := e.binConnection(t, bin)
 	ctx := within(t, time.Minute)
-	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
-		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
-	require.NoError(t, err)
 	e.runEngine(t)
 
 	var p plan.Plan
@@ -130,11 +127,8 @@ func TestEngineExecutionTimeoutCutsTheStepInFlight(t *testing.T) {
 	cfg.StepTimeout, cfg.Timeout = 3*time.Second, 3*time.Second
 	e := newExecEnv(t, cfg)
 	bin := testservers.StartHTTPBin(t)
-	acme := e.tenantWithAdmin(t, "acme").TenantID
+	acme, conn := e.binConnection(t, bin)
 	ctx := within(t, time.Minute)
-	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
-		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
-	require.NoError(t, err)
 	e.runEngine(t)
 
 	// While the engine waits for the API, no connection of the database
@@ -262,11 +256,8 @@ func TestEngineCapsLargeResponsesAndKeepsThemWhole(t *testing.T) {
 	cfg.MaxStoredBody = 1024
 	e := newExecEnv(t, cfg)
 	bin := testservers.StartHTTPBin(t)
-	acme := e.tenantWithAdmin(t, "acme").TenantID
+	acme, conn := e.binConnection(t, bin)
 	ctx := within(t, time.Minute)
-	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
-		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
-	require.NoError(t, err)
 	e.runEngine(t)
 
 	long := strings.Repeat("é", 2000) // multi-byte: the cap must not split a character
@@ -295,11 +286,8 @@ func TestEngineTimeoutsNameTheStep(t *testing.T) {
 	cfg.StepTimeout, cfg.Timeout = time.Second, 4*time.Second
 	e := newExecEnv(t, cfg)
 	bin := testservers.StartHTTPBin(t, testservers.HTTPBinRetryAfterSeconds(5))
-	acme := e.tenantWithAdmin(t, "acme").TenantID
+	acme, conn := e.binConnection(t, bin)
 	ctx := within(t, time.Minute)
-	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
-		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
-	require.NoError(t, err)
 	twoSteps := func(second plan.Step) plan.Plan {
 		return plan.Plan{Steps: []plan.Step{
 			{ID: "first", Kind: plan.KindTransform, Transform: &plan.Transform{Expr: "1 + 1"}}, second}}
@@ -348,11 +336,8 @@ func TestEngineSeesADisabledConnectionWithinItsTTL(t *testing.T) {
 	cfg.ConnectionTTL = 300 * time.Millisecond
 	e := newExecEnv(t, cfg)
 	bin := testservers.StartHTTPBin(t)
-	acme := e.tenantWithAdmin(t, "acme").TenantID
+	acme, conn := e.binConnection(t, bin)
 	ctx := within(t, time.Minute)
-	conn, err := e.register.Handle(ctx, userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
-		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
-	require.NoError(t, err)
 	e.runEngine(t)
 	get := func(path string) plan.Plan {
 		return plan.Plan{Steps: []plan.Step{callStep("get", conn.ConnectionID, "getAnything", map[string]any{"anything": path}, nil)}}
@@ -360,7 +345,7 @@ func TestEngineSeesADisabledConnectionWithinItsTTL(t *testing.T) {
 
 	s := e.startPlan(t, ctx, acme, "before", get("before"))
 	require.Equal(t, execution.StatusCompleted, s.Status, "%+v", s.Failure)
-	_, err = e.disable.Handle(ctx, userOf(acme, "disable"), commands.DisableConnection{ConnectionID: conn.ConnectionID, Reason: "maintenance"})
+	_, err := e.disable.Handle(ctx, userOf(acme, "disable"), commands.DisableConnection{ConnectionID: conn.ConnectionID, Reason: "maintenance"})
 	require.NoError(t, err)
 	time.Sleep(cfg.ConnectionTTL)
 
@@ -406,4 +391,15 @@ func TestEngineRegistersForWakeUpsOnce(t *testing.T) {
 		require.Equal(t, execution.StatusCompleted, s.Status)
 	}
 	assert.Equal(t, int64(1), feed.wakes.Load(), "40 appends woke the engine through one registration")
+}
+
+// binConnection registers bin as the connection "bin" of a new tenant and
+// returns the tenant and the connection.
+func (e *execEnv) binConnection(t *testing.T, bin *testservers.HTTPBin) (string, commands.ConnectionResult) {
+	t.Helper()
+	acme := e.tenantWithAdmin(t, "acme").TenantID
+	conn, err := e.register.Handle(within(t, time.Minute), userOf(acme, "reg-bin"), commands.RegisterConnection{Name: "bin",
+		Document: commands.DocumentSource{Text: bin.OpenAPIDocument()}})
+	require.NoError(t, err)
+	return acme, conn
 }
