@@ -211,13 +211,7 @@ func TestEnginesShareExecutions(t *testing.T) {
 	}
 
 	const n = 32
-	ids := make([]string, n)
-	for i := range ids {
-		res, err := start.Handle(ctx, userOf(acme.TenantID, fmt.Sprintf("start-%d", i)), commands.StartExecution{PlanID: "p1",
-			Inputs: map[string]any{"tag": fmt.Sprintf("shared-%d", i)}})
-		require.NoError(t, err)
-		ids[i] = res.ExecutionID
-	}
+	ids := startTagged(t, ctx, start, acme.TenantID, "shared", n)
 
 	for i, id := range ids {
 		s, types := e.waitFor(t, id)
@@ -286,13 +280,7 @@ func TestEngineTakesOverACrashedEnginesExecutions(t *testing.T) {
 	a.start(t)
 
 	const n = 12
-	ids := make([]string, n)
-	for i := range ids {
-		res, err := start.Handle(ctx, userOf(acme.TenantID, fmt.Sprintf("start-%d", i)), commands.StartExecution{PlanID: "p1",
-			Inputs: map[string]any{"tag": fmt.Sprintf("takeover-%d", i)}})
-		require.NoError(t, err)
-		ids[i] = res.ExecutionID
-	}
+	ids := startTagged(t, ctx, start, acme.TenantID, "takeover", n)
 	// Crash engine-a once half of its executions have a step durably done.
 	require.Eventually(t, func() bool {
 		var done int
@@ -366,4 +354,18 @@ func TestEngineTakesOverACrashedEnginesExecutions(t *testing.T) {
 	var left int
 	require.NoError(t, e.pool.QueryRow(ctx, `SELECT count(*) FROM execution_work`).Scan(&left))
 	assert.Zero(t, left, "every work row finished")
+}
+
+// startTagged starts n executions of plan p1 in the tenant, tagged
+// prefix-0 … prefix-(n-1), and returns their ids in that order.
+func startTagged(t *testing.T, ctx context.Context, start commands.StartExecutionHandler, tenantID, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		res, err := start.Handle(ctx, userOf(tenantID, fmt.Sprintf("start-%d", i)), commands.StartExecution{PlanID: "p1",
+			Inputs: map[string]any{"tag": fmt.Sprintf("%s-%d", prefix, i)}})
+		require.NoError(t, err)
+		ids[i] = res.ExecutionID
+	}
+	return ids
 }

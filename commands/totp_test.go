@@ -166,19 +166,14 @@ func TestTOTPRequiredByTheTenant(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newTOTPEnv(t)
-	acme := e.tenantWithAdmin(t, "acme")
-	ada := func(req string) commands.Meta { return adminOf(acme.TenantID, acme.AdminUserID, req) }
-	bob, err := e.createUser.Handle(ctx, ada("bob"), commands.CreateUser{
-		Email: "bob@example.com", Name: "Bob", Password: "bobs password", Role: user.RoleUser,
-	})
-	require.NoError(t, err)
+	acme, ada, bob := e.tenantWithBob(t)
 	bobMeta := func(req string) commands.Meta { return memberOf(acme.TenantID, bob.UserID, "USER", req) }
 	bobLogin := func(req, otp string) (commands.LoginResult, error) {
 		return e.login.Handle(ctx, anonymous(req), commands.Login{Email: "bob@example.com", Password: "bobs password",
 			TenantID: acme.TenantID, OTP: otp})
 	}
 
-	_, err = e.security.Handle(ctx, bobMeta("require-by-user"), commands.SetTenantSecurity{TOTPRequired: true})
+	_, err := e.security.Handle(ctx, bobMeta("require-by-user"), commands.SetTenantSecurity{TOTPRequired: true})
 	assert.ErrorIs(t, err, commands.ErrSecurityNeedsAdmin)
 	set, err := e.security.Handle(ctx, ada("require"), commands.SetTenantSecurity{TOTPRequired: true})
 	require.NoError(t, err)
@@ -246,13 +241,8 @@ func TestTOTPSecretIsShreddedWithTheUser(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	e := newTOTPEnv(t)
-	acme := e.tenantWithAdmin(t, "acme")
-	ada := func(req string) commands.Meta { return adminOf(acme.TenantID, acme.AdminUserID, req) }
-	bob, err := e.createUser.Handle(ctx, ada("bob"), commands.CreateUser{
-		Email: "bob@example.com", Name: "Bob", Password: "bobs password", Role: user.RoleUser,
-	})
-	require.NoError(t, err)
-	_, err = e.start.Handle(ctx, memberOf(acme.TenantID, bob.UserID, "USER", "start"), commands.StartTOTP{})
+	acme, ada, bob := e.tenantWithBob(t)
+	_, err := e.start.Handle(ctx, memberOf(acme.TenantID, bob.UserID, "USER", "start"), commands.StartTOTP{})
 	require.NoError(t, err)
 	_, err = e.deleteUser.Handle(ctx, ada("delete-bob"), commands.DeleteUser{UserID: bob.UserID})
 	require.NoError(t, err)
@@ -271,4 +261,17 @@ func TestTOTPSecretIsShreddedWithTheUser(t *testing.T) {
 	assert.ErrorIs(t, err, user.ErrNotFound)
 	_, err = e.confirm.Handle(ctx, memberOf(acme.TenantID, "", "USER", "confirm-nobody"), commands.ConfirmTOTP{Code: "123456"})
 	assert.ErrorIs(t, err, domain.ErrNotFound)
+}
+
+// tenantWithBob creates a tenant with its ADMIN and a USER, Bob (password
+// "bobs password"), and returns the tenant, the ADMIN's metadata maker and Bob.
+func (e *totpEnv) tenantWithBob(t *testing.T) (commands.CreateTenantResult, func(req string) commands.Meta, commands.CreateUserResult) {
+	t.Helper()
+	acme := e.tenantWithAdmin(t, "acme")
+	ada := func(req string) commands.Meta { return adminOf(acme.TenantID, acme.AdminUserID, req) }
+	bob, err := e.createUser.Handle(context.Background(), ada("bob"), commands.CreateUser{
+		Email: "bob@example.com", Name: "Bob", Password: "bobs password", Role: user.RoleUser,
+	})
+	require.NoError(t, err)
+	return acme, ada, bob
 }
